@@ -1,0 +1,46 @@
+"""The clinic booking application."""
+
+from pathlib import Path
+
+from flask import Flask
+
+from .config import Config
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: object | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        instance_path=str(ROOT / "instance"),
+    )
+    app.config.from_object(config or Config())
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+
+    from . import cli, db_setup, security
+    from .api import bp as api_bp
+    from .extensions import csrf, db, limiter, login, migrate
+    from .web import booking_bp, health_bp, manage_bp
+    from .web import errors as web_errors
+    from .web import filters
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    csrf.init_app(app)
+    login.init_app(app)
+    limiter.init_app(app)
+    with app.app_context():
+        db_setup.configure_engine(db.engine)
+
+    app.register_blueprint(api_bp)
+    csrf.exempt(api_bp)
+    app.register_blueprint(booking_bp)
+    app.register_blueprint(manage_bp)
+    app.register_blueprint(health_bp)
+    security.init_app(app)
+    filters.init_app(app)
+    web_errors.init_app(app)
+    cli.init_app(app)
+    return app

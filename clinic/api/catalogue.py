@@ -1,0 +1,79 @@
+"""Services, providers and free slots."""
+
+from flask import jsonify, request
+from sqlalchemy import select
+
+from .. import availability, clock
+from ..extensions import db
+from ..models import Provider, Service
+from ..timeutil import iso_local
+from . import bp
+from .errors import ApiError
+from ..validation import Fields
+
+
+@bp.get("/services")
+def services():
+    rows = db.session.scalars(select(Service).where(Service.active).order_by(Service.id))
+    return jsonify(services=[service_json(s) for s in rows])
+
+
+@bp.get("/providers")
+def providers():
+    rows = db.session.scalars(select(Provider).where(Provider.active).order_by(Provider.id))
+    return jsonify(providers=[
+        {"id": p.id, "name": p.name, "role": p.role, "board_certified": p.board_certified}
+        for p in rows
+    ])
+
+
+@bp.get("/availability")
+def free_slots():
+    clinic, now = clock.clinic(), clock.now()
+    f = Fields()
+    args = request.args.to_dict()
+    slug = f.text(args, "service", "service", max_len=40)
+    first = f.day(args, "from", "from", required=True)
+    last = f.day(args, "to", "to", required=True)
+    provider_id = None
+    if args.get("provider"):
+        if not args["provider"].isdigit() or len(args["provider"]) > 9:
+            f.fail("provider", "Must be a provider id.")
+        else:
+            provider_id = int(args["provider"])
+    if first and last:
+        if last < first:
+            f.fail("to", "Must be on or after 'from'.")
+        elif (last - first).days + 1 > clinic.rules.max_range_days:
+            f.fail("to", f"At most {clinic.rules.max_range_days} days at a time.")
+    f.raise_if_any()
+    service = db.session.scalar(select(Service).where(Service.slug == slug, Service.active))
+    if service is None:
+        raise ApiError(422, "unknown_service", "We don't offer that service.",
+                       {"service": f"Unknown service {slug!r}."})
+    candidates = select(Provider).where(Provider.active, Provider.role == service.provider_role)
+    if provider_id is not None:
+        provider = db.session.get(Provider, provider_id)
+        if provider is None or not provider.active:
+            raise ApiError(422, "unknown_provider", "We don't know that provider.",
+                           {"provider": f"Unknown provider {provider_id}."})
+        if provider.role != service.provider_role:
+            raise ApiError(422, "wrong_provider_role", "That provider doesn't offer this service.",
+                           {"provider": f"Choose a{'n' if service.provider_role[0] in 'aeiou' else ''} "
+                                        f"{service.provider_role}."})
+        candidates = candidates.where(Provider.id == provider_id)
+    slots = availability.slots_between(
+        db.session, service, list(db.session.scalars(candidates.order_by(Provider.id))),
+        first, last, now=now, clinic=clinic)
+    return jsonify(timezone=str(clinic.tz), slots=[
+        {"start": iso_local(s.start, clinic.tz), "end": iso_local(s.end, clinic.tz),
+         "provider_id": s.provider_id} for s in slots
+    ])
+
+
+def service_json(s: Service) -> dict:
+    return {
+        "slug": s.slug, "name": s.name, "price_cents": s.price_cents, "currency": s.currency,
+        "duration_minutes": s.duration_minutes, "provider_role": s.provider_role,
+        "includes_extraction": s.includes_extraction,
+    }

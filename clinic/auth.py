@@ -1,0 +1,65 @@
+"""Staff accounts: passwords hashed with argon2id, API tokens kept only as SHA-256."""
+
+import secrets
+from datetime import datetime
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .models import STAFF_ROLES, ApiToken, StaffUser
+
+# RFC 9106's second recommendation (64 MiB, t=3, p=4): above OWASP's argon2id minimum.
+_hasher = PasswordHasher()
+MIN_PASSWORD = 12
+
+
+class StaffError(ValueError):
+    pass
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(user: StaffUser, password: str) -> bool:
+    try:
+        return _hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def create_staff(session: Session, email: str, name: str, role: str, password: str,
+                 *, now: datetime) -> StaffUser:
+    email = email.strip().lower()
+    if "@" not in email:
+        raise StaffError("Give an email address.")
+    if role not in STAFF_ROLES:
+        raise StaffError(f"Role must be one of {', '.join(STAFF_ROLES)}.")
+    if len(password) < MIN_PASSWORD:
+        raise StaffError(f"Passwords need at least {MIN_PASSWORD} characters.")
+    if session.scalar(select(StaffUser).where(StaffUser.email == email)):
+        raise StaffError(f"{email} already has an account.")
+    user = StaffUser(email=email, name=name.strip() or email, role=role,
+                     password_hash=hash_password(password), created_at=now)
+    session.add(user)
+    session.commit()
+    return user
+
+
+def issue_token(session: Session, email: str, *, now: datetime) -> str:
+    user = session.scalar(select(StaffUser).where(StaffUser.email == email.strip().lower()))
+    if user is None or not user.active:
+        raise StaffError(f"No active staff account for {email}.")
+    token = "clk_" + secrets.token_urlsafe(32)
+    session.add(ApiToken(staff_user=user, token_hash=ApiToken.digest(token), created_at=now))
+    session.commit()
+    return token
+
+
+def user_for_token(session: Session, token: str) -> StaffUser | None:
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == ApiToken.digest(token)))
+    if row is None or row.revoked_at is not None or not row.staff_user.active:
+        return None
+    return row.staff_user

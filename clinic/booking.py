@@ -1,0 +1,402 @@
+"""Booking, cancelling and moving visits, with every clinic rule of SPEC section 2.
+
+Callers pass a session, `now` and the clinic's timezone; errors are `BookingError`s that the
+API and the pages turn into 409/422 answers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from . import availability
+from .models import (
+    CADENCE_STATUSES,
+    CHANGEABLE_STATUSES,
+    Appointment,
+    AppointmentEvent,
+    Client,
+    Provider,
+    Service,
+)
+from .rules import DEFAULT_RULES, DERMATOLOGIST_CONCERNS, ClinicRules
+from .timeutil import iso_local
+
+
+class BookingError(Exception):
+    """A booking the clinic's rules refuse; `status` is the HTTP answer it maps to."""
+
+    status = 422
+
+    def __init__(self, code: str, message: str, fields: dict | None = None, *,
+                 status: int | None = None, **extra) -> None:
+        super().__init__(message)
+        if status is not None:
+            self.status = status
+        self.code = code
+        self.message = message
+        self.fields = fields or {}
+        self.extra = extra
+
+
+class SlotUnavailable(BookingError):
+    status = 409
+
+
+@dataclass(frozen=True)
+class ClientDetails:
+    name: str
+    phone: str  #: already E.164
+    email: str | None = None
+
+
+@dataclass(frozen=True)
+class BookingRequest:
+    service: str
+    start: datetime
+    client: ClientDetails
+    sms_consent: bool
+    uses_prescription_topicals: bool
+    concerns: tuple[str, ...] = ()
+    event_date: date | None = None
+    provider_id: int | None = None
+
+
+@dataclass
+class Clinic:
+    """What the rules need to know about the clinic itself."""
+
+    tz: ZoneInfo
+    rules: ClinicRules = field(default_factory=lambda: DEFAULT_RULES)
+
+
+def book(session: Session, req: BookingRequest, *, now: datetime, clinic: Clinic,
+         actor: str = "client") -> Appointment:
+    service = _service(session, req.service)
+    _triage(session, service, req.concerns)
+    if not req.sms_consent:
+        raise BookingError("sms_consent_required", "Please agree to receive text messages "
+                           "about your visit.", {"sms_consent": "Required to book online."})
+    providers = _candidates(session, service, req.provider_id)
+    _check_start(req.start, service, providers, now=now, clinic=clinic)
+    for attempt in range(len(providers)):
+        _begin_write(session, req.client.phone)
+        client = _client_for(session, req.client, now)
+        if service.includes_extraction and client.id is not None:
+            _check_cadence(session, client.id, req.start, clinic.rules, clinic.tz)
+        try:
+            provider = _free_provider(session, service, providers, req.start, clinic)
+        except _SlotTaken:
+            break
+        appt = Appointment(
+            service=service, provider=provider, client=client, start_at=req.start,
+            end_at=req.start + timedelta(minutes=service.duration_minutes),
+            busy_until=req.start + timedelta(
+                minutes=service.duration_minutes + service.buffer_minutes),
+            status="booked", price_cents=service.price_cents, currency=service.currency,
+            intake={
+                "uses_prescription_topicals": req.uses_prescription_topicals,
+                "concerns": list(req.concerns),
+                "event_date": req.event_date.isoformat() if req.event_date else None,
+            },
+            manage_token=new_token(), created_at=now, updated_at=now, created_by=actor,
+        )
+        session.add(appt)
+        _log(session, appt, now, actor, "booked", {"start": req.start.isoformat()})
+        if _committed(session):
+            return appt
+        if req.provider_id is not None or attempt == len(providers) - 1:
+            break
+        # Another booking took that provider between our check and commit; try the next one.
+    raise _unavailable(session, service, req.provider_id, req.start, now=now, clinic=clinic)
+
+
+def cancel(session: Session, appt: Appointment, *, now: datetime, clinic: Clinic,
+           actor: str = "client") -> Appointment:
+    if appt.status == "cancelled":
+        return appt
+    _check_changeable(appt, now)
+    _begin_write(session)
+    session.refresh(appt)
+    appt.status = "cancelled"
+    appt.cancelled_at = now
+    appt.cancelled_by = actor
+    appt.late_change = appt.late_change or _is_late(appt, now, clinic)
+    appt.updated_at = now
+    _log(session, appt, now, actor, "cancelled", {"late": _is_late(appt, now, clinic)})
+    session.commit()
+    return appt
+
+
+def reschedule(session: Session, appt: Appointment, start: datetime, *, now: datetime,
+               clinic: Clinic, provider_id: int | None = None,
+               actor: str = "client") -> Appointment:
+    _check_changeable(appt, now)
+    service = appt.service
+    if provider_id is None:
+        providers = [appt.provider] + [
+            p for p in _candidates(session, service, None) if p.id != appt.provider_id]
+    else:
+        providers = _candidates(session, service, provider_id)
+    _check_start(start, service, providers, now=now, clinic=clinic)
+    _begin_write(session, appt.client.phone)
+    session.refresh(appt)
+    _check_changeable(appt, now)
+    if service.includes_extraction:
+        _check_cadence(session, appt.client_id, start, clinic.rules, clinic.tz, ignore=appt.id)
+    try:
+        provider = _free_provider(session, service, providers, start, clinic, ignore=appt.id)
+    except _SlotTaken:
+        raise _unavailable(session, service, provider_id, start, now=now, clinic=clinic) from None
+    late = _is_late(appt, now, clinic)
+    detail = {"from": appt.start_at.isoformat(), "to": start.isoformat(),
+              "from_provider_id": appt.provider_id, "to_provider_id": provider.id, "late": late}
+    appt.provider = provider
+    appt.start_at = start
+    appt.end_at = start + timedelta(minutes=service.duration_minutes)
+    appt.busy_until = appt.end_at + timedelta(minutes=service.buffer_minutes)
+    appt.status = "booked"  # a confirmation was for the old time
+    appt.late_change = appt.late_change or late
+    appt.updated_at = now
+    _log(session, appt, now, actor, "rescheduled", detail)
+    if not _committed(session):
+        raise _unavailable(session, service, provider_id, start, now=now, clinic=clinic)
+    return appt
+
+
+def alternatives(session: Session, service: Service, provider_id: int | None, after: datetime,
+                 *, now: datetime, clinic: Clinic, count: int = 3) -> list[availability.Slot]:
+    """The next free starts after a refused one, two weeks at a time up to the horizon."""
+    providers = _candidates(session, service, provider_id)
+    day = max(after, now).astimezone(clinic.tz).date()
+    last = availability.bookable_window(now, clinic.rules)[1].astimezone(clinic.tz).date()
+    found: list[availability.Slot] = []
+    while day <= last and len(found) < count:
+        chunk_end = day + timedelta(days=13)
+        slots = availability.slots_between(session, service, providers, day, chunk_end,
+                                           now=now, clinic=clinic)
+        found += [s for s in slots if s.start > after][: count - len(found)]
+        day = chunk_end + timedelta(days=1)
+    return found
+
+
+def warnings_for(appt: Appointment, clinic: Clinic) -> list[dict]:
+    event = (appt.intake or {}).get("event_date")
+    if not event:
+        return []
+    days = (date.fromisoformat(event) - appt.start_at.astimezone(clinic.tz).date()).days
+    if 0 <= days <= clinic.rules.event_soon_days:
+        return [{"code": "event_soon", "message": "Your event is soon after this visit: purging "
+                 "and redness can take a few days to settle."}]
+    return []
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def find_by_token(session: Session, token: str) -> Appointment | None:
+    if not isinstance(token, str) or len(token) > 64:
+        return None
+    return session.scalar(select(Appointment).where(Appointment.manage_token == token))
+
+
+def _service(session: Session, slug: str) -> Service:
+    service = session.scalar(select(Service).where(Service.slug == slug, Service.active))
+    if service is None:
+        raise BookingError("unknown_service", "We don't offer that service.",
+                           {"service": f"Unknown service {slug!r}."})
+    return service
+
+
+def _triage(session: Session, service: Service, concerns: tuple[str, ...]) -> None:
+    flagged = sorted(DERMATOLOGIST_CONCERNS.intersection(concerns))
+    if not flagged or service.provider_role == "dermatologist":
+        return
+    suggested = session.scalar(select(Service.slug).where(
+        Service.provider_role == "dermatologist", Service.active).order_by(Service.id))
+    raise BookingError(
+        "needs_dermatologist",
+        "These concerns need a dermatologist rather than a facial; please book a "
+        "dermatologist extraction.",
+        {"intake.concerns": "Book with a dermatologist for: " + ", ".join(flagged) + "."},
+        suggested_service=suggested,
+    )
+
+
+def _candidates(session: Session, service: Service, provider_id: int | None) -> list[Provider]:
+    query = select(Provider).where(Provider.active).order_by(Provider.id)
+    if provider_id is None:
+        providers = list(session.scalars(query.where(Provider.role == service.provider_role)))
+        if not providers:
+            raise BookingError("outside_hours", "No provider offers this service right now.")
+        return providers
+    provider = session.scalar(query.where(Provider.id == provider_id))
+    if provider is None:
+        raise BookingError("unknown_provider", "We don't know that provider.",
+                           {"provider_id": f"Unknown provider {provider_id}."})
+    if provider.role != service.provider_role:
+        raise BookingError("wrong_provider_role",
+                           f"This service is given by a{'n' if service.provider_role[0] in 'aeiou' else ''} "
+                           f"{service.provider_role}.",
+                           {"provider_id": f"Choose a{'n' if service.provider_role[0] in 'aeiou' else ''} "
+                                           f"{service.provider_role}."})
+    return [provider]
+
+
+def _check_start(start: datetime, service: Service, providers: list[Provider], *,
+                 now: datetime, clinic: Clinic) -> None:
+    rules, tz = clinic.rules, clinic.tz
+    earliest, latest = availability.bookable_window(now, rules)
+    lead_hours = int(rules.lead_time.total_seconds() // 3600)
+    if start < now:
+        raise BookingError("in_past", "That time has already passed.",
+                           {"start": "Choose a time in the future."})
+    if start < earliest:
+        raise BookingError("lead_time", f"Visits can be booked from {lead_hours} hours ahead.",
+                           {"start": f"Choose a time at least {lead_hours} hours from now."},
+                           earliest_start=iso_local(earliest, tz))
+    if start > latest:
+        raise BookingError("beyond_horizon",
+                           f"Visits can be booked up to {rules.horizon.days} days ahead.",
+                           {"start": f"Choose a time within {rules.horizon.days} days."})
+    if not availability.on_grid(start, tz, rules):
+        minutes = int(rules.grid.total_seconds() // 60)
+        raise BookingError("off_grid", f"Visits start on the {minutes}-minute mark.",
+                           {"start": f"Choose a start on a {minutes}-minute mark."})
+    end = start + timedelta(minutes=service.duration_minutes)
+    if not any(_works(p, start, end, tz) for p in providers):
+        raise BookingError("outside_hours", "The clinic isn't open for this service then.",
+                           {"start": "Choose a time within opening hours."})
+
+
+def _works(provider: Provider, start: datetime, end: datetime, tz: ZoneInfo) -> bool:
+    hours: dict[int, list] = {}
+    for row in provider.hours:
+        hours.setdefault(row.weekday, []).append((row.starts, row.ends))
+    return availability.ProviderSchedule(provider.id, hours).works(start, end, tz)
+
+
+def _free_provider(session: Session, service: Service, providers: list[Provider],
+                   start: datetime, clinic: Clinic, ignore: int | None = None) -> Provider:
+    end = start + timedelta(minutes=service.duration_minutes)
+    until = end + timedelta(minutes=service.buffer_minutes)
+    schedules = availability.load_schedules(
+        session, providers, (start - timedelta(days=1), until + timedelta(days=1)),
+        ignore_appointment_id=ignore)
+    for provider, schedule in zip(providers, schedules, strict=True):
+        if schedule.works(start, end, clinic.tz) and schedule.is_free(start, until):
+            return provider
+    raise _SlotTaken()
+
+
+class _SlotTaken(Exception):
+    pass
+
+
+def _check_cadence(session: Session, client_id: int, start: datetime, rules: ClinicRules,
+                   tz: ZoneInfo, ignore: int | None = None) -> None:
+    gap = rules.extraction_gap
+    query = (
+        select(Appointment.start_at)
+        .join(Service, Appointment.service_id == Service.id)
+        .where(Appointment.client_id == client_id, Service.includes_extraction,
+               Appointment.status.in_(CADENCE_STATUSES), Appointment.start_at > start - gap)
+        .order_by(Appointment.start_at)
+    )
+    if ignore is not None:
+        query = query.where(Appointment.id != ignore)
+    others = list(session.scalars(query))
+    candidate = start
+    while clash := [o for o in others if abs(o - candidate) < gap]:
+        candidate = max(clash) + gap
+    if candidate != start:
+        local = candidate.astimezone(tz)
+        raise BookingError(
+            "too_soon",
+            f"Extractions need at least {gap.days} days between visits; the earliest you can "
+            f"book is {local:%A %B} {local.day}, from {local:%H:%M}.",
+            {"start": f"Choose a time on or after {local.date().isoformat()}."},
+            earliest_date=local.date().isoformat(), earliest_start=iso_local(candidate, tz),
+        )
+
+
+def _client_for(session: Session, details: ClientDetails, now: datetime) -> Client:
+    client = session.scalar(select(Client).where(Client.phone == details.phone))
+    if client is None:
+        client = Client(name=details.name, phone=details.phone, email=details.email)
+        session.add(client)
+    else:
+        client.name = details.name
+        client.email = details.email or client.email
+    client.sms_consent_at = now
+    return client
+
+
+def _begin_write(session: Session, *lock_names: str) -> None:
+    """Start a write transaction that holds the lock it needs before any check.
+
+    SQLite: BEGIN IMMEDIATE, so check-then-insert is serialised. PostgreSQL: the exclusion
+    constraint guards the slot; an advisory lock per client phone guards the cadence rule.
+    """
+    if _session(session).in_transaction():
+        session.commit()
+    conn = session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+    if conn.dialect.name == "postgresql":
+        for name in lock_names:
+            key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+            session.execute(select(func.pg_advisory_xact_lock(key)))
+
+
+def _session(session) -> Session:
+    """The plain Session behind Flask-SQLAlchemy's scoped one."""
+    return session() if callable(session) else session
+
+
+def _committed(session: Session) -> bool:
+    try:
+        session.commit()
+    except IntegrityError as exc:
+        session.rollback()
+        if "no_overlapping_visits" in str(exc.orig):
+            return False
+        raise
+    return True
+
+
+def _unavailable(session: Session, service: Service, provider_id: int | None, start: datetime,
+                 *, now: datetime, clinic: Clinic) -> SlotUnavailable:
+    session.rollback()
+    alts = alternatives(session, service, provider_id, start, now=now, clinic=clinic)
+    return SlotUnavailable(
+        "slot_unavailable", "That time was just taken. Here are the next free times.",
+        {"start": "No longer free."},
+        alternatives=[{"start": iso_local(s.start, clinic.tz), "end": iso_local(s.end, clinic.tz),
+                       "provider_id": s.provider_id} for s in alts],
+    )
+
+
+def _check_changeable(appt: Appointment, now: datetime) -> None:
+    if appt.status not in CHANGEABLE_STATUSES:
+        raise BookingError("not_changeable", f"This visit is {appt.status.replace('_', ' ')} "
+                           "and can no longer be changed.", status=409)
+    if now >= appt.start_at:
+        raise BookingError("too_late", "This visit has already started; please call the clinic.",
+                           status=409)
+
+
+def _is_late(appt: Appointment, now: datetime, clinic: Clinic) -> bool:
+    return appt.start_at - now < clinic.rules.late_change
+
+
+def _log(session: Session, appt: Appointment, now: datetime, actor: str, action: str,
+         detail: dict) -> None:
+    session.add(AppointmentEvent(appointment=appt, at=now, actor=actor, action=action,
+                                 detail=detail))

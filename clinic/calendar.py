@@ -1,0 +1,32 @@
+"""An iCalendar file for a client's own calendar."""
+
+from icalendar import Calendar, Event
+from flask import current_app
+
+from .booking import Clinic
+from .models import Appointment
+
+
+def ics_for(appt: Appointment, clinic: Clinic) -> bytes:
+    name = current_app.config["CLINIC_NAME"]
+    link = current_app.config["PUBLIC_BASE_URL"] + f"/manage/{appt.manage_token}"
+    cal = Calendar()
+    cal.add("prodid", f"-//{name}//Bookings//EN")
+    cal.add("version", "2.0")
+    cal.add("method", "PUBLISH")
+    event = Event()
+    event.add("uid", f"visit-{appt.id}@{_host(current_app.config['PUBLIC_BASE_URL'])}")
+    event.add("dtstamp", appt.updated_at)
+    event.add("dtstart", appt.start_at)
+    event.add("dtend", appt.end_at)
+    event.add("summary", f"{appt.service.name} at {name}")
+    event.add("location", name)
+    event.add("description", f"Change or cancel: {link}")
+    event.add("url", link)
+    event.add("status", "CANCELLED" if appt.status == "cancelled" else "CONFIRMED")
+    cal.add_component(event)
+    return cal.to_ical()
+
+
+def _host(url: str) -> str:
+    return url.split("://", 1)[-1].split("/", 1)[0] or "clinic"

@@ -1,0 +1,68 @@
+"""Command line: seed-demo, create-staff, issue-token, demo (db upgrade comes from Flask-Migrate)."""
+
+import sys
+
+import click
+from flask import Flask
+from flask_migrate import upgrade
+
+from . import clock
+from .auth import StaffError, create_staff, issue_token
+from .extensions import db
+from .seed import seed_demo
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(seed_demo_command)
+    app.cli.add_command(create_staff_command)
+    app.cli.add_command(issue_token_command)
+    app.cli.add_command(demo_command)
+
+
+@click.command("seed-demo")
+def seed_demo_command():
+    """Add the demo services and providers (safe to run again)."""
+    added = seed_demo(db.session)
+    click.echo(f"seeded: {added['services']} services, {added['providers']} providers added")
+
+
+@click.command("create-staff")
+@click.argument("email")
+@click.option("--name", required=True, help="Name shown to colleagues.")
+@click.option("--role", type=click.Choice(["admin", "staff"]), default="staff", show_default=True)
+def create_staff_command(email: str, name: str, role: str):
+    """Create a staff account; the password is read from standard input."""
+    if sys.stdin.isatty():
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    try:
+        user = create_staff(db.session, email, name, role, password, now=clock.now())
+    except StaffError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"created {user.role} {user.email}")
+
+
+@click.command("issue-token")
+@click.argument("email")
+def issue_token_command(email: str):
+    """Print a new API token for a staff account (shown once; only its hash is kept)."""
+    try:
+        click.echo(issue_token(db.session, email, now=clock.now()))
+    except StaffError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@click.command("demo")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+def demo_command(host: str, port: int):
+    """Migrate, seed and serve the app with SMS printed to the console."""
+    from flask import current_app
+
+    app = current_app._get_current_object()
+    app.config["SMS_BACKEND"] = "console"
+    upgrade()
+    seed_demo(db.session)
+    click.echo(f"Booking pages: http://{host}:{port}/   API: http://{host}:{port}/api/v1/openapi.json")
+    app.run(host=host, port=port, use_reloader=False, debug=False)

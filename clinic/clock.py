@@ -1,0 +1,21 @@
+"""The app's notion of now and of the clinic, replaceable in tests."""
+
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+
+from .booking import Clinic
+from .timeutil import utcnow
+
+
+def now():
+    clock = current_app.config.get("CLOCK")
+    return clock() if clock else utcnow()
+
+
+def clinic() -> Clinic:
+    return Clinic(tz=ZoneInfo(current_app.config["CLINIC_TIMEZONE"]))
+
+
+def tz() -> ZoneInfo:
+    return ZoneInfo(current_app.config["CLINIC_TIMEZONE"])

@@ -1,0 +1,85 @@
+"""Configuration read from the environment (SPEC section 3); every variable is optional."""
+
+import os
+from pathlib import Path
+
+INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
+
+
+def _flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+class Config:
+    """Production and demo settings."""
+
+    def __init__(self) -> None:
+        env = os.environ.get
+        self.SQLALCHEMY_DATABASE_URI = env("DATABASE_URL") or f"sqlite:///{INSTANCE_DIR / 'clinic.db'}"
+        self.SECRET_KEY = env("SECRET_KEY") or _dev_secret_key()
+        self.CLINIC_NAME = env("CLINIC_NAME", "Clear Skin Clinic")
+        self.CLINIC_PHONE = env("CLINIC_PHONE", "+14155550100")
+        self.CLINIC_TIMEZONE = env("CLINIC_TIMEZONE", "America/Los_Angeles")
+        self.CLINIC_REGION = env("CLINIC_REGION", "US")  #: where a phone typed without +country is
+        self.PUBLIC_BASE_URL = (env("PUBLIC_BASE_URL") or "http://127.0.0.1:5000").rstrip("/")
+        self.SMS_BACKEND = env("SMS_BACKEND", "console")
+        self.TWILIO_ACCOUNT_SID = env("TWILIO_ACCOUNT_SID")
+        self.TWILIO_AUTH_TOKEN = env("TWILIO_AUTH_TOKEN")
+        self.TWILIO_FROM_NUMBER = env("TWILIO_FROM_NUMBER")
+        self.TWILIO_MESSAGING_SERVICE_SID = env("TWILIO_MESSAGING_SERVICE_SID")
+        self.TWILIO_API_BASE_URL = env("TWILIO_API_BASE_URL")
+        self.SCHEDULER_ENABLED = _flag("SCHEDULER_ENABLED", False)
+        self.RATELIMIT_ENABLED = _flag("RATELIMIT_ENABLED", True)
+        self.RATELIMIT_STORAGE_URI = env("RATELIMIT_STORAGE_URI", "memory://")
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.SESSION_COOKIE_SECURE = self.PUBLIC_BASE_URL.startswith("https://")
+        self.REMEMBER_COOKIE_HTTPONLY = True
+        self.REMEMBER_COOKIE_SAMESITE = "Lax"
+        self.REMEMBER_COOKIE_SECURE = self.SESSION_COOKIE_SECURE
+        self.SQLALCHEMY_ENGINE_OPTIONS = engine_options(self.SQLALCHEMY_DATABASE_URI)
+        self.CLOCK = None  #: a callable returning aware UTC now; tests replace it
+
+
+class TestConfig(Config):
+    """Settings for the test suite: a given database, SMS in memory, no rate limits."""
+
+    def __init__(self, database_url: str) -> None:
+        super().__init__()
+        self.TESTING = True
+        self.SECRET_KEY = "test-secret"
+        self.SQLALCHEMY_DATABASE_URI = database_url
+        self.SQLALCHEMY_ENGINE_OPTIONS = engine_options(database_url)
+        self.SMS_BACKEND = "memory"
+        self.PUBLIC_BASE_URL = "http://clinic.test"
+        self.CLINIC_NAME = "Clear Skin Clinic"
+        self.CLINIC_PHONE = "+14155550100"
+        self.CLINIC_TIMEZONE = "America/Los_Angeles"
+        self.RATELIMIT_ENABLED = False
+        self.SCHEDULER_ENABLED = False
+        self.WTF_CSRF_ENABLED = False
+
+
+def engine_options(url: str) -> dict:
+    if url.startswith("sqlite"):
+        # Writers wait for each other instead of failing at once.
+        return {"connect_args": {"timeout": 30}}
+    return {"pool_pre_ping": True}
+
+
+def _dev_secret_key() -> str:
+    """A key kept under instance/ so sessions survive restarts of the demo."""
+    path = INSTANCE_DIR / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        import secrets
+
+        INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_hex(32)
+        path.write_text(key)
+        path.chmod(0o600)
+        return key

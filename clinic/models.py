@@ -1,0 +1,201 @@
+"""The clinic's data: services, providers and their hours, clients, visits, staff."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, time
+
+from flask_login import UserMixin
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    Time,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ExcludeConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .extensions import db
+from .timeutil import UTCDateTime, utcnow
+
+ROLES = ("aesthetician", "dermatologist")
+STAFF_ROLES = ("admin", "staff")
+STATUSES = ("booked", "confirmed", "checked_in", "completed", "cancelled", "no_show")
+#: Visits that hold their provider's time; cancelled ones free it.
+HOLDING_STATUSES = ("booked", "confirmed", "checked_in", "completed", "no_show")
+#: Visits that count for the extraction cadence rule.
+CADENCE_STATUSES = ("booked", "confirmed", "checked_in", "completed")
+#: Visits the client may still cancel or move.
+CHANGEABLE_STATUSES = ("booked", "confirmed")
+
+
+class Service(db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    description: Mapped[str] = mapped_column(Text, default="")
+    price_cents: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3), default="USD")
+    duration_minutes: Mapped[int] = mapped_column(Integer)
+    buffer_minutes: Mapped[int] = mapped_column(Integer, default=15)  #: cleanup after the visit
+    provider_role: Mapped[str] = mapped_column(String(20))
+    includes_extraction: Mapped[bool] = mapped_column(Boolean, default=False)
+    purging_checkin: Mapped[bool] = mapped_column(Boolean, default=False)
+    pause_topicals_days: Mapped[int] = mapped_column(Integer, default=3)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    __table_args__ = (
+        CheckConstraint("price_cents >= 0", name="price_not_negative"),
+        CheckConstraint("duration_minutes > 0", name="duration_positive"),
+        CheckConstraint("buffer_minutes >= 0", name="buffer_not_negative"),
+    )
+
+
+class Provider(db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    role: Mapped[str] = mapped_column(String(20))
+    board_certified: Mapped[bool] = mapped_column(Boolean, default=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    hours: Mapped[list[WorkingHours]] = relationship(
+        back_populates="provider", cascade="all, delete-orphan", order_by="WorkingHours.weekday"
+    )
+
+
+class WorkingHours(db.Model):
+    """One stretch of a provider's week, in clinic wall-clock time."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("provider.id"), index=True)
+    weekday: Mapped[int] = mapped_column(Integer)  #: 0 is Monday
+    starts: Mapped[time] = mapped_column(Time)
+    ends: Mapped[time] = mapped_column(Time)
+
+    provider: Mapped[Provider] = relationship(back_populates="hours")
+
+    __table_args__ = (
+        CheckConstraint("weekday BETWEEN 0 AND 6", name="weekday_range"),
+        CheckConstraint("starts < ends", name="starts_before_ends"),
+    )
+
+
+class TimeOff(db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("provider.id"))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    reason: Mapped[str] = mapped_column(String(200), default="")
+
+    __table_args__ = (Index("ix_time_off_provider_starts", "provider_id", "starts_at"),)
+
+
+class Client(db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    phone: Mapped[str] = mapped_column(String(20), unique=True)  #: E.164
+    email: Mapped[str | None] = mapped_column(String(254))
+    sms_consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  #: replied STOP
+    undeliverable_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  #: carrier refused
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Appointment(db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("service.id"))
+    provider_id: Mapped[int] = mapped_column(ForeignKey("provider.id"))
+    client_id: Mapped[int] = mapped_column(ForeignKey("client.id"), index=True)
+    start_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    end_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    busy_until: Mapped[datetime] = mapped_column(UTCDateTime)  #: end plus the cleanup buffer
+    status: Mapped[str] = mapped_column(String(20), default="booked")
+    price_cents: Mapped[int] = mapped_column(Integer)  #: the price when booked
+    currency: Mapped[str] = mapped_column(String(3), default="USD")
+    intake: Mapped[dict] = mapped_column(JSON, default=dict)
+    manage_token: Mapped[str] = mapped_column(String(64), unique=True)
+    late_change: Mapped[bool] = mapped_column(Boolean, default=False)  #: cancelled or moved < 24 h
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(80), default="client")
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancelled_by: Mapped[str | None] = mapped_column(String(80))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    service: Mapped[Service] = relationship(lazy="joined")
+    provider: Mapped[Provider] = relationship(lazy="joined")
+    client: Mapped[Client] = relationship(lazy="joined")
+    events: Mapped[list[AppointmentEvent]] = relationship(
+        back_populates="appointment", order_by="AppointmentEvent.id"
+    )
+
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('booked','confirmed','checked_in','completed','cancelled','no_show')",
+            name="status_known",
+        ),
+        CheckConstraint("start_at < end_at AND end_at <= busy_until", name="times_ordered"),
+        Index("ix_appointment_provider_start", "provider_id", "start_at"),
+        Index("ix_appointment_start", "start_at"),
+        ExcludeConstraint(
+            (text("provider_id"), "="),
+            (text("tsrange(start_at, busy_until)"), "&&"),
+            name="no_overlapping_visits",
+            using="gist",
+            where=text("status <> 'cancelled'"),
+        ).ddl_if(dialect="postgresql"),
+    )
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in HOLDING_STATUSES
+
+
+class AppointmentEvent(db.Model):
+    """Who changed a visit, when, and how: nothing about a visit is ever overwritten unseen."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    appointment_id: Mapped[int] = mapped_column(ForeignKey("appointment.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(String(80))  #: "client", "staff:<id>", "system"
+    action: Mapped[str] = mapped_column(String(40))
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+
+    appointment: Mapped[Appointment] = relationship(back_populates="events")
+
+
+class StaffUser(UserMixin, db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    role: Mapped[str] = mapped_column(String(10))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (CheckConstraint("role IN ('admin','staff')", name="role_known"),)
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login asks this
+        return self.active
+
+
+class ApiToken(db.Model):
+    """A staff member's API token; only its SHA-256 is kept."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_user_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    staff_user: Mapped[StaffUser] = relationship(lazy="joined")
+
+    @staticmethod
+    def digest(token: str) -> str:
+        return hashlib.sha256(token.encode()).hexdigest()

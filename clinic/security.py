@@ -1,0 +1,31 @@
+"""Headers every answer carries, and the staff login loader."""
+
+from flask import Flask
+from sqlalchemy import select
+
+from .extensions import db, login
+from .models import StaffUser
+
+CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+)
+
+
+def init_app(app: Flask) -> None:
+    @app.after_request
+    def _headers(response):
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["X-Frame-Options"] = "DENY"
+        if app.config.get("SESSION_COOKIE_SECURE"):
+            response.headers["Strict-Transport-Security"] = "max-age=31536000"
+        return response
+
+
+@login.user_loader
+def _load_user(user_id: str):
+    if not user_id.isdigit():
+        return None
+    return db.session.scalar(select(StaffUser).where(StaffUser.id == int(user_id)))

@@ -1,0 +1,127 @@
+"""The client's booking flow: service, day, slot, details and intake, confirmation."""
+
+from datetime import timedelta
+
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from .. import booking, clock
+from ..extensions import db, limiter
+from ..models import Service
+from ..rules import CONCERNS
+from ..timeutil import parse_aware
+from ..validation import InvalidInput, parse_booking
+from . import picking
+
+bp = Blueprint("booking", __name__)
+
+CONCERN_LABELS = {
+    "blackheads": "Blackheads",
+    "whiteheads": "Whiteheads",
+    "clogged_pores": "Clogged pores",
+    "pustules": "Pustules (red bumps with pus)",
+    "cysts": "Deep, painful cysts",
+    "milia": "Milia (small hard white bumps)",
+    "infection_signs": "Painful, warm or growing spots",
+    "other": "Something else",
+}
+
+
+@bp.get("/")
+def services():
+    rows = db.session.scalars(select(Service).where(Service.active).order_by(Service.id))
+    return render_template("booking/services.html", services=list(rows))
+
+
+@bp.get("/book/<slug>")
+def days(slug: str):
+    service = _service(slug)
+    provider_id = _provider_arg()
+    providers = picking.providers_for(service, provider_id)
+    first = picking.first_day(request.args.get("from"))
+    return render_template(
+        "booking/days.html", service=service, choices=picking.day_choices(service, providers, first),
+        providers=picking.providers_for(service), provider_id=provider_id,
+        earlier=first - timedelta(days=picking.DAYS_SHOWN), later=first + timedelta(
+            days=picking.DAYS_SHOWN), bounds=picking.bookable_range())
+
+
+@bp.get("/book/<slug>/<day>")
+def slots(slug: str, day: str):
+    service = _service(slug)
+    chosen = picking.parse_day(day)
+    if chosen is None:
+        abort(404)
+    provider_id = _provider_arg()
+    found = picking.slots_on(service, picking.providers_for(service, provider_id), chosen)
+    return render_template("booking/slots.html", service=service, day=chosen, slots=found,
+                           provider_id=provider_id)
+
+
+@bp.route("/book/<slug>/details", methods=["GET", "POST"])
+@limiter.limit("30 per minute", methods=["POST"])
+def details(slug: str):
+    service = _service(slug)
+    values = request.form if request.method == "POST" else request.args
+    try:
+        start = parse_aware(values.get("start", ""))
+    except (ValueError, OverflowError):
+        return redirect(url_for(".days", slug=slug))
+    context = {"service": service, "start": start, "provider_id": values.get("provider", ""),
+               "concern_labels": CONCERN_LABELS, "form": values, "errors": {}, "problem": None}
+    if request.method == "GET":
+        return render_template("booking/details.html", **context)
+    try:
+        req = parse_booking(_payload(slug, values), current_app.config["CLINIC_REGION"])
+        appt = booking.book(db.session, req, now=clock.now(), clinic=clock.clinic())
+    except InvalidInput as exc:
+        context["errors"] = _form_fields(exc.fields)
+        return render_template("booking/details.html", **context), 422
+    except booking.BookingError as exc:
+        context["errors"] = _form_fields(exc.fields)
+        context["problem"] = exc
+        return render_template("booking/details.html", **context), exc.status
+    return redirect(url_for(".booked", token=appt.manage_token), code=303)
+
+
+@bp.get("/booked/<token>")
+def booked(token: str):
+    appt = booking.find_by_token(db.session, token)
+    if appt is None:
+        abort(404)
+    return render_template("booking/booked.html", appt=appt,
+                           warnings=booking.warnings_for(appt, clock.clinic()))
+
+
+def _service(slug: str) -> Service:
+    service = db.session.scalar(select(Service).where(Service.slug == slug, Service.active))
+    if service is None:
+        abort(404)
+    return service
+
+
+def _provider_arg() -> int | None:
+    value = request.args.get("provider", "")
+    return int(value) if value.isdigit() and len(value) < 10 else None
+
+
+def _payload(slug: str, form) -> dict:
+    """The form, in the API's shape, so both go through one validator."""
+    provider = form.get("provider", "")
+    topicals = {"yes": True, "no": False}.get(form.get("uses_prescription_topicals", ""))
+    return {
+        "service": slug,
+        "start": form.get("start"),
+        "provider_id": int(provider) if provider.isdigit() and len(provider) < 10 else None,
+        "client": {"name": form.get("name") or None, "phone": form.get("phone") or None,
+                   "email": form.get("email") or None},
+        "sms_consent": form.get("sms_consent") == "yes",
+        "intake": {"uses_prescription_topicals": topicals,
+                   "concerns": [c for c in form.getlist("concerns") if c in CONCERNS],
+                   "event_date": form.get("event_date") or None},
+    }
+
+
+def _form_fields(fields: dict[str, str]) -> dict[str, str]:
+    """API field names (client.phone) to form field names (phone)."""
+    return {name.split(".")[-1]: message for name, message in fields.items()}

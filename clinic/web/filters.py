@@ -1,0 +1,35 @@
+"""Template filters: clinic-time dates and money as people read them."""
+
+from datetime import date, datetime
+
+from flask import Flask
+
+from .. import clock
+
+
+def init_app(app: Flask) -> None:
+    @app.template_filter("when")
+    def when(moment: datetime) -> str:
+        local = moment.astimezone(clock.tz())
+        return f"{local:%A} {local.day} {local:%B}, {_clock_time(local)}"
+
+    @app.template_filter("hm")
+    def hm(moment: datetime) -> str:
+        return _clock_time(moment.astimezone(clock.tz()))
+
+    @app.template_filter("dayname")
+    def dayname(day: date) -> str:
+        return f"{day:%A} {day.day} {day:%B}"
+
+    @app.template_filter("money")
+    def money(cents: int) -> str:
+        return f"${cents // 100}" if cents % 100 == 0 else f"${cents / 100:.2f}"
+
+    @app.context_processor
+    def _clinic():
+        return {"clinic_name": app.config["CLINIC_NAME"], "clinic_phone": app.config["CLINIC_PHONE"]}
+
+
+def _clock_time(local: datetime) -> str:
+    hour = local.hour % 12 or 12
+    return f"{hour}:{local:%M} {'AM' if local.hour < 12 else 'PM'}"

@@ -1,0 +1,94 @@
+"""The client's manage page behind the link in every message: see, cancel, move, calendar."""
+
+from datetime import timedelta
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+
+from .. import booking, clock
+from ..calendar import ics_for
+from ..extensions import db, limiter
+from ..timeutil import parse_aware
+from . import picking
+
+bp = Blueprint("manage", __name__, url_prefix="/manage")
+
+
+@bp.get("/<token>")
+def show(token: str):
+    appt = _appointment(token)
+    now = clock.now()
+    clinic = clock.clinic()
+    changeable = appt.status in ("booked", "confirmed") and now < appt.start_at
+    late = changeable and appt.start_at - now < clinic.rules.late_change
+    return render_template("manage/show.html", appt=appt, changeable=changeable, late=late,
+                           warnings=booking.warnings_for(appt, clinic))
+
+
+@bp.post("/<token>/cancel")
+@limiter.limit("30 per minute")
+def cancel(token: str):
+    appt = _appointment(token)
+    try:
+        booking.cancel(db.session, appt, now=clock.now(), clinic=clock.clinic())
+    except booking.BookingError as exc:
+        flash(exc.message, "error")
+    else:
+        flash("Your visit is cancelled. We hope to see you another time.", "ok")
+    return redirect(url_for(".show", token=token), code=303)
+
+
+@bp.get("/<token>/reschedule")
+def reschedule_days(token: str):
+    appt = _appointment(token)
+    first = picking.first_day(request.args.get("from"))
+    providers = picking.providers_for(appt.service)
+    return render_template(
+        "manage/days.html", appt=appt,
+        choices=picking.day_choices(appt.service, providers, first, ignore=appt.id),
+        earlier=first - timedelta(days=picking.DAYS_SHOWN),
+        later=first + timedelta(days=picking.DAYS_SHOWN), bounds=picking.bookable_range())
+
+
+@bp.get("/<token>/reschedule/<day>")
+def reschedule_slots(token: str, day: str):
+    appt = _appointment(token)
+    chosen = picking.parse_day(day)
+    if chosen is None:
+        abort(404)
+    found = picking.slots_on(appt.service, picking.providers_for(appt.service), chosen,
+                             ignore=appt.id)
+    return render_template("manage/slots.html", appt=appt, day=chosen, slots=found)
+
+
+@bp.post("/<token>/reschedule")
+@limiter.limit("30 per minute")
+def reschedule(token: str):
+    appt = _appointment(token)
+    try:
+        start = parse_aware(request.form.get("start", ""))
+        provider = request.form.get("provider", "")
+        provider_id = int(provider) if provider.isdigit() and len(provider) < 10 else None
+        booking.reschedule(db.session, appt, start, provider_id=provider_id, now=clock.now(),
+                           clinic=clock.clinic())
+    except (ValueError, OverflowError):
+        flash("Choose one of the times shown.", "error")
+        return redirect(url_for(".reschedule_days", token=token), code=303)
+    except booking.BookingError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for(".reschedule_days", token=token), code=303)
+    flash("Your visit has moved. The new time is below.", "ok")
+    return redirect(url_for(".show", token=token), code=303)
+
+
+@bp.get("/<token>/calendar.ics")
+def calendar(token: str):
+    appt = _appointment(token)
+    return Response(ics_for(appt, clock.clinic()), mimetype="text/calendar",
+                    headers={"Content-Disposition": 'attachment; filename="visit.ics"'})
+
+
+def _appointment(token: str):
+    appt = booking.find_by_token(db.session, token)
+    if appt is None:
+        abort(404)
+    return appt

@@ -1,0 +1,64 @@
+"""Choosing a day and a slot: shared by booking and rescheduling pages."""
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from sqlalchemy import select
+
+from .. import availability, clock
+from ..extensions import db
+from ..models import Provider, Service
+
+DAYS_SHOWN = 14
+
+
+@dataclass(frozen=True)
+class DayChoice:
+    day: date
+    free: int
+
+
+def providers_for(service: Service, provider_id: int | None = None) -> list[Provider]:
+    query = select(Provider).where(Provider.active, Provider.role == service.provider_role)
+    if provider_id is not None:
+        query = query.where(Provider.id == provider_id)
+    return list(db.session.scalars(query.order_by(Provider.id)))
+
+
+def day_choices(service: Service, providers: list[Provider], first: date,
+                ignore: int | None = None) -> list[DayChoice]:
+    slots = availability.slots_between(
+        db.session, service, providers, first, first + timedelta(days=DAYS_SHOWN - 1),
+        now=clock.now(), clinic=clock.clinic(), ignore_appointment_id=ignore)
+    tz = clock.tz()
+    counts = Counter(s.start.astimezone(tz).date() for s in slots)
+    return [DayChoice(first + timedelta(days=i), counts[first + timedelta(days=i)])
+            for i in range(DAYS_SHOWN)]
+
+
+def slots_on(service: Service, providers: list[Provider], day: date, ignore: int | None = None):
+    return availability.slots_between(db.session, service, providers, day, day,
+                                      now=clock.now(), clinic=clock.clinic(),
+                                      ignore_appointment_id=ignore)
+
+
+def first_day(requested: str | None) -> date:
+    """The first day to show: the requested one, but never before today or past the horizon."""
+    today, last = bookable_range()
+    day = parse_day(requested) or today
+    return min(max(day, today), last)
+
+
+def parse_day(text: str | None) -> date | None:
+    try:
+        day = date.fromisoformat(text or "")
+    except ValueError:
+        return None
+    return day if 2000 <= day.year <= 2200 else None
+
+
+def bookable_range() -> tuple[date, date]:
+    clinic = clock.clinic()
+    earliest, latest = availability.bookable_window(clock.now(), clinic.rules)
+    return earliest.astimezone(clinic.tz).date(), latest.astimezone(clinic.tz).date()
