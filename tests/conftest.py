@@ -1,0 +1,158 @@
+"""Fixtures: one migrated database per run (SQLite file, or TEST_DATABASE_URL), emptied per test."""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
+from werkzeug.serving import make_server
+
+from clinic import create_app
+from clinic.config import TestConfig
+from clinic.extensions import db
+from clinic.seed import seed_demo
+
+#: Monday 1 March 2027, 08:00 in Los Angeles: two weeks before clocks go forward.
+NOW = datetime(2027, 3, 1, 16, 0, tzinfo=UTC)
+ON_CI = os.environ.get("CI", "").lower() == "true"
+
+
+class FakeClock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        return f"sqlite:///{tmp_path_factory.mktemp('db') / 'clinic.db'}"
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+    except OperationalError as exc:
+        reason = f"no database server answers at TEST_DATABASE_URL ({exc.orig.__class__.__name__})"
+        if ON_CI:
+            pytest.fail(reason + ": CI must not skip", pytrace=False)
+        pytest.skip(reason)
+    finally:
+        engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="session")
+def migrated(database_url) -> str:
+    """Runs the real Alembic migration once; tests then share the schema."""
+    from flask_migrate import upgrade
+
+    app = create_app(TestConfig(database_url))
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    return database_url
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(NOW)
+
+
+@pytest.fixture
+def app(migrated, clock):
+    config = TestConfig(migrated)
+    config.CLOCK = clock
+    app = create_app(config)
+    with app.app_context():
+        seed_demo(db.session)
+        db.session.remove()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        with db.engine.begin() as conn:
+            for table in reversed(db.metadata.sorted_tables):
+                conn.execute(table.delete())
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def dialect(app) -> str:
+    with app.app_context():
+        return db.engine.dialect.name
+
+
+@pytest.fixture
+def live_server(app):
+    """The app on a real threaded HTTP server on localhost, for concurrency and browsers."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+@dataclass
+class Ids:
+    aesthetician: int
+    dermatologist: int
+
+
+@pytest.fixture
+def providers(app) -> Ids:
+    from sqlalchemy import select
+
+    from clinic.models import Provider
+
+    with app.app_context():
+        rows = {p.role: p.id for p in db.session.scalars(select(Provider))}
+    return Ids(rows["aesthetician"], rows["dermatologist"])
+
+
+def payload(start: str, service: str = "facial", phone: str = "(415) 555-2671", **changes) -> dict:
+    """A valid booking body; keyword arguments replace its parts."""
+    body = {
+        "service": service,
+        "start": start,
+        "client": {"name": "Dana Client", "phone": phone, "email": "dana@example.com"},
+        "sms_consent": True,
+        "intake": {"uses_prescription_topicals": False, "concerns": ["blackheads"]},
+    }
+    for key, value in changes.items():
+        if key in ("uses_prescription_topicals", "concerns", "event_date"):
+            body["intake"][key] = value
+        else:
+            body[key] = value
+    return body
+
+
+@pytest.fixture
+def book(client):
+    """Books through the API and returns the response."""
+
+    def _book(start: str, **changes):
+        return client.post("/api/v1/bookings", json=payload(start, **changes))
+
+    return _book
