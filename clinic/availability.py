@@ -57,9 +57,13 @@ class Slot:
     provider_id: int
 
 
-def bookable_window(now: datetime, rules: ClinicRules = DEFAULT_RULES) -> Interval:
-    """The earliest and latest start a client may book as of now."""
-    return now + rules.lead_time, now + rules.horizon
+def bookable_window(now: datetime, tz: ZoneInfo, rules: ClinicRules = DEFAULT_RULES) -> Interval:
+    """The earliest and latest start a client may book as of now.
+
+    The horizon counts clinic calendar days: 60 days after 12:00 is 12:00, across a clock change.
+    """
+    latest = (now.astimezone(tz) + rules.horizon).astimezone(now.tzinfo)
+    return now + rules.lead_time, latest
 
 
 def free_slots(
@@ -77,7 +81,7 @@ def free_slots(
 
     With several providers, each start goes to the first free one in the given order.
     """
-    earliest, latest = bookable_window(now, rules)
+    earliest, latest = bookable_window(now, tz, rules)
     slots: list[Slot] = []
     day = first_day
     while day <= last_day:
@@ -164,7 +168,7 @@ def days_window(first_day: date, last_day: date, tz: ZoneInfo) -> Interval:
 def slots_between(session: Session, service, providers: list[Provider], first: date, last: date,
                   *, now: datetime, clinic, ignore_appointment_id: int | None = None) -> list[Slot]:
     """Free slots of a service over a range of clinic days, clipped to what can be booked."""
-    earliest, latest = bookable_window(now, clinic.rules)
+    earliest, latest = bookable_window(now, clinic.tz, clinic.rules)
     first = max(first, earliest.astimezone(clinic.tz).date())
     last = min(last, latest.astimezone(clinic.tz).date())
     if first > last or not providers:

@@ -176,7 +176,7 @@ def alternatives(session: Session, service: Service, provider_id: int | None, af
     """The next free starts after a refused one, two weeks at a time up to the horizon."""
     providers = _candidates(session, service, provider_id)
     day = max(after, now).astimezone(clinic.tz).date()
-    last = availability.bookable_window(now, clinic.rules)[1].astimezone(clinic.tz).date()
+    last = availability.bookable_window(now, clinic.tz, clinic.rules)[1].astimezone(clinic.tz).date()
     found: list[availability.Slot] = []
     while day <= last and len(found) < count:
         chunk_end = day + timedelta(days=13)
@@ -254,7 +254,7 @@ def _candidates(session: Session, service: Service, provider_id: int | None) -> 
 def _check_start(start: datetime, service: Service, providers: list[Provider], *,
                  now: datetime, clinic: Clinic) -> None:
     rules, tz = clinic.rules, clinic.tz
-    earliest, latest = availability.bookable_window(now, rules)
+    earliest, latest = availability.bookable_window(now, tz, rules)
     lead_hours = int(rules.lead_time.total_seconds() // 3600)
     if start < now:
         raise BookingError("in_past", "That time has already passed.",

@@ -60,5 +60,5 @@ def parse_day(text: str | None) -> date | None:
 
 def bookable_range() -> tuple[date, date]:
     clinic = clock.clinic()
-    earliest, latest = availability.bookable_window(clock.now(), clinic.rules)
+    earliest, latest = availability.bookable_window(clock.now(), clinic.tz, clinic.rules)
     return earliest.astimezone(clinic.tz).date(), latest.astimezone(clinic.tz).date()
