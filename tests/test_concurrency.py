@@ -1,0 +1,108 @@
+"""No double booking, ever: real threads over real HTTP against the suite's database file
+(SQLite) or server (PostgreSQL, with TEST_DATABASE_URL)."""
+
+import json
+import threading
+import urllib.error
+import urllib.request
+from collections import Counter
+
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import IntegrityError
+
+from clinic.extensions import db
+from clinic.models import Appointment
+from conftest import payload
+
+SLOT = "2027-03-02T09:00:00-08:00"
+
+
+def post(url: str, body: dict) -> int:
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        exc.close()
+        return exc.code
+
+
+def race(n: int, attempt) -> Counter:
+    barrier = threading.Barrier(n)
+    results: list[int] = []
+    lock = threading.Lock()
+
+    def run(i: int) -> None:
+        barrier.wait()
+        status = attempt(i)
+        with lock:
+            results.append(status)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return Counter(results)
+
+
+def test_fifty_clients_racing_for_one_slot_get_one_booking(live_server, app):
+    url = live_server + "/api/v1/bookings"
+    statuses = race(50, lambda i: post(url, payload(SLOT, phone=f"+1415555{2600 + i:04d}")))
+    assert statuses == Counter({201: 1, 409: 49})
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Appointment.id))) == 1
+
+
+def test_racing_reschedules_onto_one_slot_move_one_visit(live_server, client, app):
+    tokens = [
+        client.post("/api/v1/bookings", json=payload(
+            f"2027-03-0{3 + i // 4}T{9 + 2 * (i % 4):02d}:00:00-08:00",
+            phone=f"+1415555{2700 + i:04d}")).json["booking"]["token"]
+        for i in range(10)
+    ]
+    statuses = race(10, lambda i: post(
+        f"{live_server}/api/v1/bookings/{tokens[i]}/reschedule", {"start": SLOT}))
+    assert statuses == Counter({200: 1, 409: 9})
+
+
+@pytest.mark.postgres
+def test_postgres_exclusion_constraint_refuses_overlap_written_around_the_app(app, book, dialect):
+    if dialect != "postgresql":
+        pytest.skip("the exclusion constraint is PostgreSQL's; SQLite serialises writers")
+    book(SLOT)
+    with app.app_context():
+        row = db.session.execute(text(
+            "SELECT service_id, provider_id, client_id FROM appointment")).one()
+        with pytest.raises(IntegrityError, match="no_overlapping_visits"):
+            db.session.execute(text(
+                "INSERT INTO appointment (service_id, provider_id, client_id, start_at, end_at,"
+                " busy_until, status, price_cents, currency, intake, manage_token, late_change,"
+                " created_at, created_by, updated_at) VALUES (:s, :p, :c,"
+                " '2027-03-02 17:30', '2027-03-02 18:30', '2027-03-02 18:45', 'booked', 1,"
+                " 'USD', '{}', 'x', false, now(), 'test', now())"),
+                {"s": row.service_id, "p": row.provider_id, "c": row.client_id})
+        db.session.rollback()
+
+
+@pytest.mark.sqlite
+def test_sqlite_booking_takes_the_write_lock_up_front(app, dialect, book):
+    if dialect != "sqlite":
+        pytest.skip("BEGIN IMMEDIATE is SQLite's; PostgreSQL has the exclusion constraint")
+    seen: list[str] = []
+    with app.app_context():
+        from sqlalchemy import event
+
+        def capture(conn, cursor, statement, *args):
+            seen.append(statement)
+
+        event.listen(db.engine, "before_cursor_execute", capture)
+        try:
+            assert book(SLOT).status_code == 201
+        finally:
+            event.remove(db.engine, "before_cursor_execute", capture)
+    # The lock comes before the check that reads the provider's visits.
+    first_check = next(i for i, s in enumerate(seen) if "FROM appointment" in s)
+    assert "BEGIN IMMEDIATE" in seen[:first_check]
