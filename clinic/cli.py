@@ -4,6 +4,7 @@ import sys
 
 import click
 from flask import Flask
+from flask.cli import with_appcontext
 from flask_migrate import upgrade
 
 from . import clock
@@ -20,6 +21,7 @@ def init_app(app: Flask) -> None:
 
 
 @click.command("seed-demo")
+@with_appcontext
 def seed_demo_command():
     """Add the demo services and providers (safe to run again)."""
     added = seed_demo(db.session)
@@ -27,6 +29,7 @@ def seed_demo_command():
 
 
 @click.command("create-staff")
+@with_appcontext
 @click.argument("email")
 @click.option("--name", required=True, help="Name shown to colleagues.")
 @click.option("--role", type=click.Choice(["admin", "staff"]), default="staff", show_default=True)
@@ -44,6 +47,7 @@ def create_staff_command(email: str, name: str, role: str):
 
 
 @click.command("issue-token")
+@with_appcontext
 @click.argument("email")
 def issue_token_command(email: str):
     """Print a new API token for a staff account (shown once; only its hash is kept)."""
@@ -54,6 +58,7 @@ def issue_token_command(email: str):
 
 
 @click.command("demo")
+@with_appcontext
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 def demo_command(host: str, port: int):

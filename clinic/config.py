@@ -47,6 +47,8 @@ class Config:
 class TestConfig(Config):
     """Settings for the test suite: a given database, SMS in memory, no rate limits."""
 
+    __test__ = False  # a settings class, not a pytest test class
+
     def __init__(self, database_url: str) -> None:
         super().__init__()
         self.TESTING = True

@@ -1,0 +1,102 @@
+"""The house: CLI, health, headers, errors, CSRF."""
+
+from sqlalchemy import func, select
+
+from clinic import create_app
+from clinic.config import TestConfig
+from clinic.extensions import db
+from clinic.models import Provider, Service, WorkingHours
+
+
+def test_seed_demo_is_idempotent(runner, app):
+    result = runner.invoke(args=["seed-demo"])
+    assert result.exit_code == 0
+    assert "0 services, 0 providers added" in result.output
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Service.id))) == 2
+        assert db.session.scalar(select(func.count(Provider.id))) == 2
+        assert db.session.scalar(select(func.count(WorkingHours.id))) == 12
+        derm = db.session.scalar(select(Provider).where(Provider.role == "dermatologist"))
+        assert derm.board_certified
+
+
+def test_seeded_services_match_the_clinic_rules(client):
+    services = {s["slug"]: s for s in client.get("/api/v1/services").json["services"]}
+    assert services["facial"] == {
+        "slug": "facial", "name": "Facial", "price_cents": 8000, "currency": "USD",
+        "duration_minutes": 60, "provider_role": "aesthetician", "includes_extraction": True}
+    assert services["extraction"]["price_cents"] == 20000
+    assert services["extraction"]["duration_minutes"] == 30
+    assert services["extraction"]["provider_role"] == "dermatologist"
+
+
+def test_providers_are_listed(client):
+    rows = client.get("/api/v1/providers").json["providers"]
+    assert {(p["role"], p["board_certified"]) for p in rows} == {
+        ("aesthetician", False), ("dermatologist", True)}
+
+
+def test_healthz_checks_the_database(client):
+    r = client.get("/healthz")
+    assert r.status_code == 200
+    assert r.json == {"status": "ok", "database": "ok"}
+
+
+def test_healthz_reports_an_unreachable_database(tmp_path):
+    app = create_app(TestConfig(f"sqlite:///{tmp_path}/missing/dir/clinic.db"))
+    r = app.test_client().get("/healthz")
+    assert r.status_code == 503
+    assert r.json["database"] == "unreachable"
+    with app.app_context():
+        db.engine.dispose()
+
+
+def test_every_answer_carries_security_headers(client):
+    for path in ("/", "/api/v1/services", "/nope"):
+        headers = client.get(path).headers
+        assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+        assert "default-src 'self'" in headers["Content-Security-Policy"]
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert headers["Referrer-Policy"] == "no-referrer"
+        assert headers["X-Frame-Options"] == "DENY"
+
+
+def test_forms_refuse_posts_without_csrf_token(migrated):
+    config = TestConfig(migrated)
+    config.WTF_CSRF_ENABLED = True
+    app = create_app(config)
+    r = app.test_client().post("/book/facial/details", data={"start": "2027-03-02T09:00:00-08:00"})
+    assert r.status_code == 400
+    assert b"Traceback" not in r.data
+    with app.app_context():
+        db.engine.dispose()
+
+
+def test_api_is_not_subject_to_csrf(migrated):
+    config = TestConfig(migrated)
+    config.WTF_CSRF_ENABLED = True
+    app = create_app(config)
+    r = app.test_client().post("/api/v1/bookings", json={})
+    assert r.status_code == 422
+    with app.app_context():
+        db.engine.dispose()
+
+
+def test_unknown_api_path_and_method_answer_in_the_error_shape(client):
+    r = client.get("/api/v1/nothing")
+    assert r.status_code == 404 and r.json["error"]["code"] == "not_found"
+    r = client.delete("/api/v1/services")
+    assert r.status_code == 405 and r.json["error"]["code"] == "method_not_allowed"
+
+
+def test_booking_is_rate_limited_per_address(migrated):
+    config = TestConfig(migrated)
+    config.RATELIMIT_ENABLED = True
+    app = create_app(config)
+    http = app.test_client()
+    statuses = [http.post("/api/v1/bookings", json={}).status_code for _ in range(31)]
+    assert statuses[:30] == [422] * 30
+    assert statuses[30] == 429
+    assert http.post("/api/v1/bookings", json={}).json["error"]["code"] == "rate_limited"
+    with app.app_context():
+        db.engine.dispose()

@@ -1,0 +1,99 @@
+"""Staff accounts from the command line, Bearer tokens, and the day's appointments."""
+
+from sqlalchemy import select
+
+from clinic.extensions import db
+from clinic.models import ApiToken, StaffUser
+
+PASSWORD = "correct horse battery"
+
+
+def make_staff(runner, email="desk@clinic.test", role="staff"):
+    result = runner.invoke(args=["create-staff", email, "--name", "Front desk", "--role", role],
+                           input=PASSWORD + "\n")
+    assert result.exit_code == 0, result.output
+    token = runner.invoke(args=["issue-token", email])
+    assert token.exit_code == 0, token.output
+    return token.output.strip()
+
+
+def test_create_staff_hashes_the_password_with_argon2id(runner, app):
+    make_staff(runner)
+    with app.app_context():
+        user = db.session.scalar(select(StaffUser))
+    assert user.password_hash.startswith("$argon2id$")
+    assert PASSWORD not in user.password_hash
+
+
+def test_create_staff_refuses_short_passwords_and_duplicates(runner):
+    short = runner.invoke(args=["create-staff", "a@clinic.test", "--name", "A"], input="short\n")
+    assert short.exit_code != 0 and "at least 12" in short.output
+    make_staff(runner, "b@clinic.test")
+    again = runner.invoke(args=["create-staff", "b@clinic.test", "--name", "B"],
+                          input=PASSWORD + "\n")
+    assert again.exit_code != 0 and "already has an account" in again.output
+
+
+def test_issued_token_is_stored_only_as_a_hash(runner, app):
+    token = make_staff(runner)
+    with app.app_context():
+        stored = db.session.scalar(select(ApiToken.token_hash))
+    assert token not in stored
+    assert stored == ApiToken.digest(token)
+
+
+def test_issue_token_for_unknown_account_fails(runner):
+    result = runner.invoke(args=["issue-token", "nobody@clinic.test"])
+    assert result.exit_code != 0 and "No active staff account" in result.output
+
+
+def test_staff_appointments_need_a_valid_token(client, runner):
+    make_staff(runner)
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic abc"}):
+        r = client.get("/api/v1/staff/appointments?date=2027-03-02", headers=headers)
+        assert r.status_code == 401
+        assert r.json["error"]["code"] == "unauthorized"
+        assert r.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_revoked_token_is_refused(client, runner, app, clock):
+    token = make_staff(runner)
+    with app.app_context():
+        db.session.scalar(select(ApiToken)).revoked_at = clock.now
+        db.session.commit()
+    r = client.get("/api/v1/staff/appointments?date=2027-03-02",
+                   headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 401
+
+
+def test_staff_see_the_clinic_days_appointments(client, runner, book, providers):
+    token = make_staff(runner)
+    book("2027-03-02T09:00:00-08:00")
+    book("2027-03-02T16:30:00-08:00", service="extraction", phone="(415) 555-2672")
+    book("2027-03-03T09:00:00-08:00", phone="(415) 555-2673")
+    r = client.get("/api/v1/staff/appointments?date=2027-03-02",
+                   headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 200
+    rows = r.json["appointments"]
+    assert [a["start"] for a in rows] == ["2027-03-02T09:00:00-08:00", "2027-03-02T16:30:00-08:00"]
+    first = rows[0]
+    assert first["client"] == {"name": "Dana Client", "phone": "+14155552671"}
+    assert first["provider_id"] == providers.aesthetician
+    assert (first["status"], first["service"]) == ("booked", "facial")
+    assert rows[1]["end"] == "2027-03-02T17:00:00-08:00"
+
+
+def test_staff_day_follows_clinic_time_on_a_clock_change(client, runner, book, clock):
+    token = make_staff(runner)
+    book("2027-03-15T09:00:00-07:00")
+    r = client.get("/api/v1/staff/appointments?date=2027-03-15",
+                   headers={"Authorization": f"Bearer {token}"})
+    assert [a["start"] for a in r.json["appointments"]] == ["2027-03-15T09:00:00-07:00"]
+
+
+def test_staff_appointments_need_a_date(client, runner):
+    token = make_staff(runner)
+    r = client.get("/api/v1/staff/appointments?date=March", headers={
+        "Authorization": f"Bearer {token}"})
+    assert r.status_code == 422
+    assert "date" in r.json["error"]["fields"]
