@@ -64,10 +64,11 @@ def issue_token_command(email: str):
 def demo_command(host: str, port: int):
     """Migrate, seed and serve the app with SMS printed to the console."""
     from flask import current_app
+    from werkzeug.serving import run_simple
 
     app = current_app._get_current_object()
     app.config["SMS_BACKEND"] = "console"
     upgrade()
     seed_demo(db.session)
     click.echo(f"Booking pages: http://{host}:{port}/   API: http://{host}:{port}/api/v1/openapi.json")
-    app.run(host=host, port=port, use_reloader=False, debug=False)
+    run_simple(host, port, app, threaded=True, use_reloader=False)
