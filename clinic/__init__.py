@@ -19,7 +19,7 @@ def create_app(config: object | None = None) -> Flask:
     app.config.from_object(config or Config())
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
-    from . import cli, db_setup, security
+    from . import cli, db_setup, logredact, security
     from .api import bp as api_bp
     from .extensions import csrf, db, limiter, login, migrate
     from .web import booking_bp, health_bp, manage_bp
@@ -43,4 +43,5 @@ def create_app(config: object | None = None) -> Flask:
     filters.init_app(app)
     web_errors.init_app(app)
     cli.init_app(app)
+    logredact.install()
     return app

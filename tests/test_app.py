@@ -100,3 +100,16 @@ def test_booking_is_rate_limited_per_address(migrated):
     assert http.post("/api/v1/bookings", json={}).json["error"]["code"] == "rate_limited"
     with app.app_context():
         db.engine.dispose()
+
+
+def test_access_logs_never_show_a_manage_token(book, live_server, caplog):
+    import logging
+    import urllib.request
+
+    token = book("2027-03-02T09:00:00-08:00").json["booking"]["token"]
+    with caplog.at_level(logging.INFO, logger="werkzeug"):
+        urllib.request.urlopen(f"{live_server}/manage/{token}").close()
+        urllib.request.urlopen(f"{live_server}/api/v1/bookings/{token}").close()
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "/manage/<token>" in logged
+    assert token not in logged
