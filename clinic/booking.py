@@ -26,7 +26,7 @@ from .models import (
     Provider,
     Service,
 )
-from .rules import DEFAULT_RULES, DERMATOLOGIST_CONCERNS, ClinicRules
+from .rules import CONCERN_LABELS, DEFAULT_RULES, DERMATOLOGIST_CONCERNS, ClinicRules
 from .timeutil import iso_local
 
 
@@ -80,7 +80,7 @@ class Clinic:
 def book(session: Session, req: BookingRequest, *, now: datetime, clinic: Clinic,
          actor: str = "client") -> Appointment:
     service = _service(session, req.service)
-    _triage(session, service, req.concerns)
+    check_triage(session, service, req.concerns)
     if not req.sms_consent:
         raise BookingError("sms_consent_required", "Please agree to receive text messages "
                            "about your visit.", {"sms_consent": "Required to book online."})
@@ -216,8 +216,9 @@ def _service(session: Session, slug: str) -> Service:
     return service
 
 
-def _triage(session: Session, service: Service, concerns: tuple[str, ...]) -> None:
-    flagged = sorted(DERMATOLOGIST_CONCERNS.intersection(concerns))
+def check_triage(session: Session, service: Service, concerns) -> None:
+    """Concerns that need a dermatologist refuse any other service, suggesting the right one."""
+    flagged = [c for c in CONCERN_LABELS if c in DERMATOLOGIST_CONCERNS and c in concerns]
     if not flagged or service.provider_role == "dermatologist":
         return
     suggested = session.scalar(select(Service.slug).where(
@@ -226,7 +227,8 @@ def _triage(session: Session, service: Service, concerns: tuple[str, ...]) -> No
         "needs_dermatologist",
         "These concerns need a dermatologist rather than a facial; please book a "
         "dermatologist extraction.",
-        {"intake.concerns": "Book with a dermatologist for: " + ", ".join(flagged) + "."},
+        {"intake.concerns": "A dermatologist should see: "
+                            + ", ".join(CONCERN_LABELS[c].lower() for c in flagged) + "."},
         suggested_service=suggested,
     )
 

@@ -4,16 +4,18 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 DERMATOLOGIST_CONCERNS = frozenset({"pustules", "cysts", "milia", "infection_signs"})
-CONCERNS = (
-    "blackheads",
-    "whiteheads",
-    "clogged_pores",
-    "pustules",
-    "cysts",
-    "milia",
-    "infection_signs",
-    "other",
-)
+#: Intake concerns and how the client sees them.
+CONCERN_LABELS = {
+    "blackheads": "Blackheads",
+    "whiteheads": "Whiteheads",
+    "clogged_pores": "Clogged pores",
+    "pustules": "Pustules (red bumps with pus)",
+    "cysts": "Deep, painful cysts",
+    "milia": "Milia (small hard white bumps)",
+    "infection_signs": "Painful, warm or growing spots",
+    "other": "Something else",
+}
+CONCERNS = tuple(CONCERN_LABELS)
 
 
 @dataclass(frozen=True)

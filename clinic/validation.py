@@ -126,6 +126,8 @@ def parse_booking(payload: dict, region: str) -> BookingRequest:
     topicals = f.boolean(intake, "uses_prescription_topicals", "intake.uses_prescription_topicals")
     concerns = parse_concerns(f, intake.get("concerns"))
     event_date = f.day(intake, "event_date", "intake.event_date")
+    if f.errors and consent is not True:
+        f.fail("sms_consent", "Please agree to text messages about your visit.")
     f.raise_if_any()
     return BookingRequest(
         service=service, start=start, provider_id=provider_id,

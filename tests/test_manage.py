@@ -178,3 +178,30 @@ def test_unknown_manage_link_is_a_friendly_404(client):
     r = client.get("/manage/nope")
     assert r.status_code == 404
     assert b"couldn" in r.data and b"Traceback" not in r.data
+
+
+def test_form_names_every_missing_answer_at_once(client):
+    r = client.post("/book/facial/details", data={
+        "start": "2027-03-02T09:00:00-08:00", "name": "Dana Client", "phone": "555-0000"})
+    page = r.get_data(as_text=True)
+    for field in ("phone", "uses_prescription_topicals", "sms_consent"):
+        assert f'id="{field}-error"' in page, field
+
+
+def test_form_suggests_a_dermatologist_even_with_other_mistakes(client):
+    r = client.post("/book/facial/details", data={
+        "start": "2027-03-02T09:00:00-08:00", "phone": "555-0000", "concerns": ["cysts"]})
+    page = r.get_data(as_text=True)
+    assert "Book a dermatologist instead" in page
+    assert "deep, painful cysts" in page
+
+
+def test_day_choice_tells_closed_days_from_full_ones(client, book):
+    # Six facials with their cleanup fill Tuesday 09:00-16:30; nothing fits before 17:00.
+    for i, start in enumerate(("09:00", "10:15", "11:30", "12:45", "14:00", "15:15")):
+        assert book(f"2027-03-02T{start}:00-08:00", phone=f"+1415555{2800 + i:04d}").status_code == 201
+    page = client.get("/book/facial?from=2027-03-01").get_data(as_text=True)
+    tuesday = page[page.index(">2 Mar<"):page.index(">3 Mar<")]
+    sunday = page[page.index(">7 Mar<"):page.index(">8 Mar<")]
+    assert "Full" in tuesday
+    assert "Closed" in sunday

@@ -8,24 +8,12 @@ from sqlalchemy import select
 from .. import booking, clock
 from ..extensions import db, limiter
 from ..models import Service
-from ..rules import CONCERNS
+from ..rules import CONCERN_LABELS, CONCERNS
 from ..timeutil import parse_aware
 from ..validation import InvalidInput, parse_booking
 from . import picking
 
 bp = Blueprint("booking", __name__)
-
-CONCERN_LABELS = {
-    "blackheads": "Blackheads",
-    "whiteheads": "Whiteheads",
-    "clogged_pores": "Clogged pores",
-    "pustules": "Pustules (red bumps with pus)",
-    "cysts": "Deep, painful cysts",
-    "milia": "Milia (small hard white bumps)",
-    "infection_signs": "Painful, warm or growing spots",
-    "other": "Something else",
-}
-
 
 @bp.get("/")
 def services():
@@ -64,7 +52,8 @@ def details(slug: str):
     service = _service(slug)
     values = request.form if request.method == "POST" else request.args
     try:
-        start = parse_aware(values.get("start", ""))
+        # A "book this time instead" button sends alt_start along with the whole form.
+        start = parse_aware(values.get("alt_start") or values.get("start", ""))
     except (ValueError, OverflowError):
         return redirect(url_for(".days", slug=slug))
     context = {"service": service, "start": start, "provider_id": values.get("provider", ""),
@@ -72,7 +61,9 @@ def details(slug: str):
     if request.method == "GET":
         return render_template("booking/details.html", **context)
     try:
-        req = parse_booking(_payload(slug, values), current_app.config["CLINIC_REGION"])
+        # Triage first: a dermatologist's concern matters more than a mistyped field.
+        booking.check_triage(db.session, service, values.getlist("concerns"))
+        req = parse_booking(_payload(slug, values, start), current_app.config["CLINIC_REGION"])
         appt = booking.book(db.session, req, now=clock.now(), clinic=clock.clinic())
     except InvalidInput as exc:
         context["errors"] = _form_fields(exc.fields)
@@ -105,13 +96,13 @@ def _provider_arg() -> int | None:
     return int(value) if value.isdigit() and len(value) < 10 else None
 
 
-def _payload(slug: str, form) -> dict:
+def _payload(slug: str, form, start) -> dict:
     """The form, in the API's shape, so both go through one validator."""
     provider = form.get("provider", "")
     topicals = {"yes": True, "no": False}.get(form.get("uses_prescription_topicals", ""))
     return {
         "service": slug,
-        "start": form.get("start"),
+        "start": start.isoformat(),
         "provider_id": int(provider) if provider.isdigit() and len(provider) < 10 else None,
         "client": {"name": form.get("name") or None, "phone": form.get("phone") or None,
                    "email": form.get("email") or None},

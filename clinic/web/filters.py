@@ -17,6 +17,14 @@ def init_app(app: Flask) -> None:
     def hm(moment: datetime) -> str:
         return _clock_time(moment.astimezone(clock.tz()))
 
+    @app.template_filter("slot_label")
+    def slot_label(moment: datetime | str) -> str:
+        """'10:15 AM, 2 March' for a datetime or an ISO string with offset."""
+        if isinstance(moment, str):
+            moment = datetime.fromisoformat(moment)
+        local = moment.astimezone(clock.tz())
+        return f"{_clock_time(local)}, {local.day} {local:%B}"
+
     @app.template_filter("dayname")
     def dayname(day: date) -> str:
         return f"{day:%A} {day.day} {day:%B}"

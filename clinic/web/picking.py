@@ -17,6 +17,7 @@ DAYS_SHOWN = 14
 class DayChoice:
     day: date
     free: int
+    open: bool  #: someone works that day, so no free time means fully booked
 
 
 def providers_for(service: Service, provider_id: int | None = None) -> list[Provider]:
@@ -33,8 +34,9 @@ def day_choices(service: Service, providers: list[Provider], first: date,
         now=clock.now(), clinic=clock.clinic(), ignore_appointment_id=ignore)
     tz = clock.tz()
     counts = Counter(s.start.astimezone(tz).date() for s in slots)
-    return [DayChoice(first + timedelta(days=i), counts[first + timedelta(days=i)])
-            for i in range(DAYS_SHOWN)]
+    working = {h.weekday for p in providers for h in p.hours}
+    days = [first + timedelta(days=i) for i in range(DAYS_SHOWN)]
+    return [DayChoice(d, counts[d], d.weekday() in working) for d in days]
 
 
 def slots_on(service: Service, providers: list[Provider], day: date, ignore: int | None = None):
