@@ -5,6 +5,7 @@ from sqlalchemy import select
 
 from .extensions import db, login
 from .models import StaffUser
+from .validation import parse_id
 
 CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -26,6 +27,7 @@ def init_app(app: Flask) -> None:
 
 @login.user_loader
 def _load_user(user_id: str):
-    if not user_id.isdigit():
+    staff_id = parse_id(user_id)
+    if staff_id is None:
         return None
-    return db.session.scalar(select(StaffUser).where(StaffUser.id == int(user_id)))
+    return db.session.scalar(select(StaffUser).where(StaffUser.id == staff_id))

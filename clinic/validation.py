@@ -11,6 +11,12 @@ from .rules import CONCERNS
 from .timeutil import parse_aware
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+ID = re.compile(r"[1-9][0-9]{0,8}")
+
+
+def parse_id(text: str | None) -> int | None:
+    """A row id typed into a URL or form: ASCII digits only ('²'.isdigit() is true)."""
+    return int(text) if text and ID.fullmatch(text) else None
 
 
 class InvalidInput(ValueError):
@@ -19,6 +25,15 @@ class InvalidInput(ValueError):
     def __init__(self, code: str, message: str, fields: dict[str, str]) -> None:
         super().__init__(message)
         self.code, self.message, self.fields = code, message, fields
+
+
+def printable(value: str) -> bool:
+    """Text a database and an SMS can carry: valid UTF-8, no control characters."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return not any(ord(ch) < 32 or 0x7F <= ord(ch) < 0xA0 for ch in value)
 
 
 class Fields:
@@ -40,8 +55,11 @@ class Fields:
         if not isinstance(value, str) or not value.strip():
             self.fail(name, "Must be non-empty text.")
             return None
-        if len(value.strip()) > max_len or "\x00" in value:
+        if len(value.strip()) > max_len:
             self.fail(name, f"At most {max_len} characters of text.")
+            return None
+        if not printable(value):
+            self.fail(name, "Contains characters that can't be used here.")
             return None
         return value.strip()
 

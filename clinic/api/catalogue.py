@@ -9,7 +9,7 @@ from ..models import Provider, Service
 from ..timeutil import iso_local
 from . import bp
 from .errors import ApiError
-from ..validation import Fields
+from ..validation import Fields, parse_id
 
 
 @bp.get("/services")
@@ -35,12 +35,9 @@ def free_slots():
     slug = f.text(args, "service", "service", max_len=40)
     first = f.day(args, "from", "from", required=True)
     last = f.day(args, "to", "to", required=True)
-    provider_id = None
-    if args.get("provider"):
-        if not args["provider"].isdigit() or len(args["provider"]) > 9:
-            f.fail("provider", "Must be a provider id.")
-        else:
-            provider_id = int(args["provider"])
+    provider_id = parse_id(args.get("provider"))
+    if args.get("provider") and provider_id is None:
+        f.fail("provider", "Must be a provider id.")
     if first and last:
         if last < first:
             f.fail("to", "Must be on or after 'from'.")

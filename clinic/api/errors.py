@@ -31,7 +31,10 @@ def _api_error(exc: ApiError):
 
 
 def json_body() -> dict:
-    payload = request.get_json(force=True, silent=True)
+    try:
+        payload = request.get_json(force=True, silent=True)
+    except RecursionError:  # nesting deeper than the decoder can follow
+        payload = None
     if not isinstance(payload, dict):
         raise ApiError(422, "invalid_json", "Send a JSON object.", {"body": "Not a JSON object."})
     return payload

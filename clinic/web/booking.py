@@ -10,7 +10,7 @@ from ..extensions import db, limiter
 from ..models import Service
 from ..rules import CONCERN_LABELS, CONCERNS
 from ..timeutil import parse_aware
-from ..validation import InvalidInput, parse_booking
+from ..validation import InvalidInput, parse_booking, parse_id
 from . import picking
 
 bp = Blueprint("booking", __name__)
@@ -92,18 +92,16 @@ def _service(slug: str) -> Service:
 
 
 def _provider_arg() -> int | None:
-    value = request.args.get("provider", "")
-    return int(value) if value.isdigit() and len(value) < 10 else None
+    return parse_id(request.args.get("provider"))
 
 
 def _payload(slug: str, form, start) -> dict:
     """The form, in the API's shape, so both go through one validator."""
-    provider = form.get("provider", "")
     topicals = {"yes": True, "no": False}.get(form.get("uses_prescription_topicals", ""))
     return {
         "service": slug,
         "start": start.isoformat(),
-        "provider_id": int(provider) if provider.isdigit() and len(provider) < 10 else None,
+        "provider_id": parse_id(form.get("provider")),
         "client": {"name": form.get("name") or None, "phone": form.get("phone") or None,
                    "email": form.get("email") or None},
         "sms_consent": form.get("sms_consent") == "yes",

@@ -8,6 +8,7 @@ from .. import booking, clock
 from ..calendar import ics_for
 from ..extensions import db, limiter
 from ..timeutil import parse_aware
+from ..validation import parse_id
 from . import picking
 
 bp = Blueprint("manage", __name__, url_prefix="/manage")
@@ -66,8 +67,7 @@ def reschedule(token: str):
     appt = _appointment(token)
     try:
         start = parse_aware(request.form.get("start", ""))
-        provider = request.form.get("provider", "")
-        provider_id = int(provider) if provider.isdigit() and len(provider) < 10 else None
+        provider_id = parse_id(request.form.get("provider"))
         booking.reschedule(db.session, appt, start, provider_id=provider_id, now=clock.now(),
                            clinic=clock.clinic())
     except (ValueError, OverflowError):
