@@ -7,6 +7,7 @@ API and the pages turn into 409/422 answers.
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -198,13 +199,16 @@ def warnings_for(appt: Appointment, clinic: Clinic) -> list[dict]:
     return []
 
 
+TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{16,64}")
+
+
 def new_token() -> str:
     return secrets.token_urlsafe(24)
 
 
 def find_by_token(session: Session, token: str) -> Appointment | None:
-    if not isinstance(token, str) or len(token) > 64:
-        return None
+    if not isinstance(token, str) or not TOKEN_SHAPE.fullmatch(token):
+        return None  # not one we issued; PostgreSQL would refuse some, such as NUL bytes
     return session.scalar(select(Appointment).where(Appointment.manage_token == token))
 
 

@@ -113,3 +113,10 @@ def test_access_logs_never_show_a_manage_token(book, live_server, caplog):
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert "/manage/<token>" in logged
     assert token not in logged
+
+
+def test_nul_bytes_in_urls_are_404_not_database_errors(client):
+    for path in ("/api/v1/bookings/abcdefghijklmnopqrstuvwx%00", "/manage/abc%00def",
+                 "/book/fac%00ial", "/book/fac%00ial/2027-03-02"):
+        r = client.get(path)
+        assert r.status_code == 404, path

@@ -10,7 +10,7 @@ from ..extensions import db, limiter
 from ..models import Service
 from ..rules import CONCERN_LABELS, CONCERNS
 from ..timeutil import parse_aware
-from ..validation import InvalidInput, parse_booking, parse_id
+from ..validation import InvalidInput, parse_booking, parse_id, printable
 from . import picking
 
 bp = Blueprint("booking", __name__)
@@ -85,6 +85,8 @@ def booked(token: str):
 
 
 def _service(slug: str) -> Service:
+    if len(slug) > 40 or not printable(slug):
+        abort(404)
     service = db.session.scalar(select(Service).where(Service.slug == slug, Service.active))
     if service is None:
         abort(404)
