@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -88,12 +89,12 @@ def book(session: Session, req: BookingRequest, *, now: datetime, clinic: Clinic
     providers = _candidates(session, service, req.provider_id)
     _check_start(req.start, service, providers, now=now, clinic=clinic)
     for attempt in range(len(providers)):
-        _begin_write(session, req.client.phone)
-        client = _client_for(session, req.client, now)
-        if service.includes_extraction and client.id is not None:
-            _check_cadence(session, client.id, req.start, clinic.rules, clinic.tz)
         try:
-            provider = _free_provider(session, service, providers, req.start, clinic)
+            with _writing(session, req.client.phone):
+                client = _client_for(session, req.client, now)
+                if service.includes_extraction and client.id is not None:
+                    _check_cadence(session, client.id, req.start, clinic.rules, clinic.tz)
+                provider = _free_provider(session, service, providers, req.start, clinic)
         except _SlotTaken:
             break
         appt = Appointment(
@@ -121,11 +122,12 @@ def book(session: Session, req: BookingRequest, *, now: datetime, clinic: Clinic
 
 def cancel(session: Session, appt: Appointment, *, now: datetime, clinic: Clinic,
            actor: str = "client") -> Appointment:
-    if appt.status == "cancelled":
-        return appt
-    _check_changeable(appt, now)
-    _begin_write(session)
-    session.refresh(appt)
+    with _writing(session):
+        session.refresh(appt)  # the row as it is now, under the write lock
+        if appt.status == "cancelled":
+            session.rollback()
+            return appt
+        _check_changeable(appt, now)
     appt.status = "cancelled"
     appt.cancelled_at = now
     appt.cancelled_by = actor
@@ -147,13 +149,15 @@ def reschedule(session: Session, appt: Appointment, start: datetime, *, now: dat
     else:
         providers = _candidates(session, service, provider_id)
     _check_start(start, service, providers, now=now, clinic=clinic)
-    _begin_write(session, appt.client.phone)
-    session.refresh(appt)
-    _check_changeable(appt, now)
-    if service.includes_extraction:
-        _check_cadence(session, appt.client_id, start, clinic.rules, clinic.tz, ignore=appt.id)
     try:
-        provider = _free_provider(session, service, providers, start, clinic, ignore=appt.id)
+        with _writing(session, appt.client.phone):
+            session.refresh(appt)
+            _check_changeable(appt, now)
+            if service.includes_extraction:
+                _check_cadence(session, appt.client_id, start, clinic.rules, clinic.tz,
+                               ignore=appt.id)
+            provider = _free_provider(session, service, providers, start, clinic,
+                                      ignore=appt.id)
     except _SlotTaken:
         raise _unavailable(session, service, provider_id, start, now=now, clinic=clinic) from None
     late = _is_late(appt, now, clinic)
@@ -344,6 +348,20 @@ def _client_for(session: Session, details: ClientDetails, now: datetime) -> Clie
         client.email = details.email or client.email
     client.sms_consent_at = now
     return client
+
+
+@contextmanager
+def _writing(session: Session, *lock_names: str):
+    """A write transaction, locked before its checks; a failed check rolls it back.
+
+    The caller commits after the block, once its changes are made.
+    """
+    _begin_write(session, *lock_names)
+    try:
+        yield
+    except BaseException:
+        session.rollback()
+        raise
 
 
 def _begin_write(session: Session, *lock_names: str) -> None:

@@ -106,3 +106,29 @@ def test_sqlite_booking_takes_the_write_lock_up_front(app, dialect, book):
     # The lock comes before the check that reads the provider's visits.
     first_check = next(i for i, s in enumerate(seen) if "FROM appointment" in s)
     assert "BEGIN IMMEDIATE" in seen[:first_check]
+
+
+def test_a_refused_booking_releases_its_write_lock(app, book, clock):
+    """A rule that refuses inside the write transaction must not leave the database locked."""
+    import pytest as _pytest
+
+    from clinic import booking
+    from clinic.booking import BookingError, BookingRequest, Clinic, ClientDetails
+    from clinic.timeutil import parse_aware
+
+    book(SLOT, service="extraction")
+    request = BookingRequest(
+        service="extraction", start=parse_aware("2027-03-03T09:00:00-08:00"),
+        client=ClientDetails("Dana Client", "+14155552671"), sms_consent=True,
+        uses_prescription_topicals=False)
+    with app.app_context():
+        from zoneinfo import ZoneInfo
+
+        with _pytest.raises(BookingError, match="14 days"):
+            booking.book(db.session, request, now=clock.now,
+                         clinic=Clinic(ZoneInfo("America/Los_Angeles")))
+        # Still inside the same app context and session: another writer gets in at once.
+        other = db.engine.connect().execution_options(sqlite_begin="IMMEDIATE")
+        with other.begin():
+            other.execute(text("UPDATE provider SET active = active"))
+        other.close()
