@@ -6,15 +6,13 @@ API and the pages turn into 409/422 answers.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import secrets
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -30,6 +28,7 @@ from .models import (
 )
 from .rules import CONCERN_LABELS, DEFAULT_RULES, DERMATOLOGIST_CONCERNS, ClinicRules
 from .timeutil import iso_local
+from .tx import writing
 
 
 class BookingError(Exception):
@@ -90,7 +89,7 @@ def book(session: Session, req: BookingRequest, *, now: datetime, clinic: Clinic
     _check_start(req.start, service, providers, now=now, clinic=clinic)
     for attempt in range(len(providers)):
         try:
-            with _writing(session, req.client.phone):
+            with writing(session, req.client.phone):
                 client = _client_for(session, req.client, now)
                 if service.includes_extraction and client.id is not None:
                     _check_cadence(session, client.id, req.start, clinic.rules, clinic.tz)
@@ -122,7 +121,7 @@ def book(session: Session, req: BookingRequest, *, now: datetime, clinic: Clinic
 
 def cancel(session: Session, appt: Appointment, *, now: datetime, clinic: Clinic,
            actor: str = "client") -> Appointment:
-    with _writing(session):
+    with writing(session):
         session.refresh(appt)  # the row as it is now, under the write lock
         if appt.status == "cancelled":
             session.rollback()
@@ -150,7 +149,7 @@ def reschedule(session: Session, appt: Appointment, start: datetime, *, now: dat
         providers = _candidates(session, service, provider_id)
     _check_start(start, service, providers, now=now, clinic=clinic)
     try:
-        with _writing(session, appt.client.phone):
+        with writing(session, appt.client.phone):
             session.refresh(appt)
             _check_changeable(appt, now)
             if service.includes_extraction:
@@ -348,40 +347,6 @@ def _client_for(session: Session, details: ClientDetails, now: datetime) -> Clie
         client.email = details.email or client.email
     client.sms_consent_at = now
     return client
-
-
-@contextmanager
-def _writing(session: Session, *lock_names: str):
-    """A write transaction, locked before its checks; a failed check rolls it back.
-
-    The caller commits after the block, once its changes are made.
-    """
-    _begin_write(session, *lock_names)
-    try:
-        yield
-    except BaseException:
-        session.rollback()
-        raise
-
-
-def _begin_write(session: Session, *lock_names: str) -> None:
-    """Start a write transaction that holds the lock it needs before any check.
-
-    SQLite: BEGIN IMMEDIATE, so check-then-insert is serialised. PostgreSQL: the exclusion
-    constraint guards the slot; an advisory lock per client phone guards the cadence rule.
-    """
-    if _session(session).in_transaction():
-        session.commit()
-    conn = session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
-    if conn.dialect.name == "postgresql":
-        for name in lock_names:
-            key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
-            session.execute(select(func.pg_advisory_xact_lock(key)))
-
-
-def _session(session) -> Session:
-    """The plain Session behind Flask-SQLAlchemy's scoped one."""
-    return session() if callable(session) else session
 
 
 def _committed(session: Session) -> bool:
