@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from . import availability
+from . import availability, careplan
 from .models import (
     CADENCE_STATUSES,
     CHANGEABLE_STATUSES,
@@ -111,6 +111,7 @@ def book(session: Session, req: BookingRequest, *, now: datetime, clinic: Clinic
         )
         session.add(appt)
         _log(session, appt, now, actor, "booked", {"start": req.start.isoformat()})
+        careplan.plan_booking(session, appt, now=now, tz=clinic.tz)
         if _committed(session):
             return appt
         if req.provider_id is not None or attempt == len(providers) - 1:
@@ -133,6 +134,7 @@ def cancel(session: Session, appt: Appointment, *, now: datetime, clinic: Clinic
     appt.late_change = appt.late_change or _is_late(appt, now, clinic)
     appt.updated_at = now
     _log(session, appt, now, actor, "cancelled", {"late": _is_late(appt, now, clinic)})
+    careplan.cancel_unsent(session, appt, now=now, note="visit cancelled")
     session.commit()
     return appt
 
@@ -170,6 +172,7 @@ def reschedule(session: Session, appt: Appointment, start: datetime, *, now: dat
     appt.late_change = appt.late_change or late
     appt.updated_at = now
     _log(session, appt, now, actor, "rescheduled", detail)
+    careplan.replan_moved(session, appt, now=now, tz=clinic.tz)
     if not _committed(session):
         raise _unavailable(session, service, provider_id, start, now=now, clinic=clinic)
     return appt

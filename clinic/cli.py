@@ -18,6 +18,9 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(create_staff_command)
     app.cli.add_command(issue_token_command)
     app.cli.add_command(demo_command)
+    from scheduler.cli import scheduler_cli
+
+    app.cli.add_command(scheduler_cli)
 
 
 @click.command("seed-demo")
@@ -70,5 +73,8 @@ def demo_command(host: str, port: int):
     app.config["SMS_BACKEND"] = "console"
     upgrade()
     seed_demo(db.session)
+    from scheduler.runner import start_embedded
+
+    start_embedded(app)  # the one process that embeds the dispatcher
     click.echo(f"Booking pages: http://{host}:{port}/   API: http://{host}:{port}/api/v1/openapi.json")
     run_simple(host, port, app, threaded=True, use_reloader=False)

@@ -57,5 +57,11 @@ def parse_aware(text: str) -> datetime:
     return value.astimezone(UTC)
 
 
+def clock_time(local: datetime) -> str:
+    """'9:00 AM': how clients read a time."""
+    hour = local.hour % 12 or 12
+    return f"{hour}:{local:%M} {'AM' if local.hour < 12 else 'PM'}"
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)

@@ -17,6 +17,7 @@ ERROR = _json(_ref("Error"), "Error")
 BOOKING = _json(_ref("BookingEnvelope"), "The booking")
 TOKEN = {"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}
 STAFF = [{"bearer": []}]
+VISIT = {"name": "appointment_id", "in": "path", "required": True, "schema": {"type": "integer"}}
 
 SCHEMAS = {
     "Error": {
@@ -81,6 +82,28 @@ SCHEMAS = {
         "service": {"type": "string"}, "provider_id": {"type": "integer"},
         "client": {"type": "object", "properties": {
             "name": {"type": "string"}, "phone": {"type": "string"}}}}},
+    "Message": {"type": "object", "properties": {
+        "id": {"type": "integer"},
+        "kind": {"type": "string", "enum": ["confirmation", "pre_visit_pause", "reminder",
+                                            "aftercare", "redness_checkin", "purging_checkin",
+                                            "rebook"]},
+        "due_at": {"type": "string", "format": "date-time"},
+        "status": {"type": "string", "enum": ["scheduled", "sending", "sent", "delivered",
+                                              "failed", "cancelled", "skipped", "unknown"]},
+        "body": {"type": "string", "nullable": True},
+        "sent_at": {"type": "string", "format": "date-time", "nullable": True},
+        "provider_sid": {"type": "string", "nullable": True},
+        "attempts": {"type": "integer"}, "error_code": {"type": "integer", "nullable": True},
+        "note": {"type": "string", "nullable": True}}},
+    "Followup": {"type": "object", "properties": {
+        "id": {"type": "integer"}, "appointment_id": {"type": "integer", "nullable": True},
+        "client": {"type": "object", "nullable": True, "properties": {
+            "name": {"type": "string"}, "phone": {"type": "string"}}},
+        "from_phone": {"type": "string", "nullable": True},
+        "message": {"type": "string", "nullable": True},
+        "reason": {"type": "string"}, "priority": {"type": "string", "enum": ["high", "normal"]},
+        "status": {"type": "string", "enum": ["open", "closed"]},
+        "created_at": {"type": "string", "format": "date-time"}}},
 }
 
 PATHS = {
@@ -134,6 +157,30 @@ PATHS = {
         "responses": {"200": _json({"type": "object", "properties": {
             "appointments": {"type": "array", "items": _ref("StaffAppointment")}}},
             "Appointments"), "401": ERROR, "422": ERROR}}},
+    "/api/v1/staff/appointments/{appointment_id}/status": {"post": {
+        "summary": "Move a visit along its lifecycle (409 for a forbidden transition)",
+        "security": STAFF, "parameters": [VISIT],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "required": ["status"], "properties": {"status": {
+                "type": "string", "enum": ["confirmed", "checked_in", "completed", "cancelled",
+                                           "no_show"]}}}}}},
+        "responses": {"200": _json({"type": "object", "properties": {
+            "appointment": _ref("StaffAppointment")}}, "The visit"),
+            "401": ERROR, "404": ERROR, "409": ERROR, "422": ERROR}}},
+    "/api/v1/staff/appointments/{appointment_id}/messages": {"get": {
+        "summary": "A visit's texts with their delivery status", "security": STAFF,
+        "parameters": [VISIT],
+        "responses": {"200": _json({"type": "object", "properties": {
+            "messages": {"type": "array", "items": _ref("Message")}}}, "Messages"),
+            "401": ERROR, "404": ERROR}}},
+    "/api/v1/staff/followups": {"get": {
+        "summary": "Replies staff should act on, high priority first", "security": STAFF,
+        "parameters": [{"name": "status", "in": "query",
+                        "schema": {"type": "string", "enum": ["open", "closed", "all"],
+                                   "default": "open"}}],
+        "responses": {"200": _json({"type": "object", "properties": {
+            "followups": {"type": "array", "items": _ref("Followup")}}}, "Follow-ups"),
+            "401": ERROR, "422": ERROR}}},
     "/api/v1/openapi.json": {"get": {
         "summary": "This description",
         "responses": {"200": {"description": "OpenAPI 3 document"}}}},

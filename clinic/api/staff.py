@@ -5,14 +5,14 @@ from functools import wraps
 from flask import g, jsonify, request
 from sqlalchemy import select
 
-from .. import clock
+from .. import clock, visits
 from ..auth import user_for_token
 from ..extensions import db
-from ..models import Appointment
+from ..models import Appointment, Followup, Message
 from ..timeutil import day_bounds_utc, iso_local
-from . import bp
-from .errors import ApiError
 from ..validation import Fields
+from . import bp
+from .errors import ApiError, json_body
 
 
 def staff_required(view):
@@ -59,3 +59,59 @@ def appointment_json(appt: Appointment, tz) -> dict:
         "client": {"name": appt.client.name, "phone": appt.client.phone},
         "late_change": appt.late_change,
     }
+
+
+@bp.post("/staff/appointments/<int(max=2147483647):appointment_id>/status")
+@staff_required
+def change_status(appointment_id: int):
+    appt = _appointment(appointment_id)
+    f = Fields()
+    status = f.text(json_body(), "status", "status", max_len=20)
+    f.raise_if_any()
+    tz = clock.tz()
+    visits.change_status(db.session, appt, status, now=clock.now(), tz=tz,
+                         actor=f"staff:{g.staff_user.id}")
+    return jsonify(appointment=appointment_json(appt, tz))
+
+
+@bp.get("/staff/appointments/<int(max=2147483647):appointment_id>/messages")
+@staff_required
+def messages(appointment_id: int):
+    _appointment(appointment_id)
+    tz = clock.tz()
+    rows = db.session.scalars(select(Message).where(Message.appointment_id == appointment_id)
+                              .order_by(Message.due_at, Message.id))
+    return jsonify(messages=[{
+        "id": m.id, "kind": m.kind, "due_at": iso_local(m.due_at, tz), "status": m.status,
+        "body": m.body, "sent_at": iso_local(m.sent_at, tz) if m.sent_at else None,
+        "provider_sid": m.provider_sid, "attempts": m.attempts, "error_code": m.error_code,
+        "note": m.note,
+    } for m in rows])
+
+
+@bp.get("/staff/followups")
+@staff_required
+def followups():
+    status = request.args.get("status", "open")
+    if status not in ("open", "closed", "all"):
+        raise ApiError(422, "validation_error", "Unknown status.",
+                       {"status": "One of open, closed, all."})
+    query = select(Followup).order_by(Followup.priority != "high", Followup.created_at)
+    if status != "all":
+        query = query.where(Followup.status == status)
+    tz = clock.tz()
+    return jsonify(followups=[{
+        "id": f.id, "appointment_id": f.appointment_id,
+        "client": {"name": f.client.name, "phone": f.client.phone} if f.client else None,
+        "from_phone": f.inbound.from_phone if f.inbound else None,
+        "message": f.inbound.body if f.inbound else None,
+        "reason": f.reason, "priority": f.priority, "status": f.status,
+        "created_at": iso_local(f.created_at, tz),
+    } for f in db.session.scalars(query)])
+
+
+def _appointment(appointment_id: int) -> Appointment:
+    appt = db.session.get(Appointment, appointment_id)
+    if appt is None:
+        raise ApiError(404, "not_found", "No visit has that id.")
+    return appt

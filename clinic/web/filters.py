@@ -5,17 +5,18 @@ from datetime import date, datetime
 from flask import Flask
 
 from .. import clock
+from ..timeutil import clock_time
 
 
 def init_app(app: Flask) -> None:
     @app.template_filter("when")
     def when(moment: datetime) -> str:
         local = moment.astimezone(clock.tz())
-        return f"{local:%A} {local.day} {local:%B}, {_clock_time(local)}"
+        return f"{local:%A} {local.day} {local:%B}, {clock_time(local)}"
 
     @app.template_filter("hm")
     def hm(moment: datetime) -> str:
-        return _clock_time(moment.astimezone(clock.tz()))
+        return clock_time(moment.astimezone(clock.tz()))
 
     @app.template_filter("slot_label")
     def slot_label(moment: datetime | str) -> str:
@@ -23,7 +24,7 @@ def init_app(app: Flask) -> None:
         if isinstance(moment, str):
             moment = datetime.fromisoformat(moment)
         local = moment.astimezone(clock.tz())
-        return f"{_clock_time(local)}, {local.day} {local:%B}"
+        return f"{clock_time(local)}, {local.day} {local:%B}"
 
     @app.template_filter("dayname")
     def dayname(day: date) -> str:
@@ -36,8 +37,3 @@ def init_app(app: Flask) -> None:
     @app.context_processor
     def _clinic():
         return {"clinic_name": app.config["CLINIC_NAME"], "clinic_phone": app.config["CLINIC_PHONE"]}
-
-
-def _clock_time(local: datetime) -> str:
-    hour = local.hour % 12 or 12
-    return f"{hour}:{local:%M} {'AM' if local.hour < 12 else 'PM'}"

@@ -1,0 +1,48 @@
+"""Message bodies from the editable templates under templates/sms/, one per kind.
+
+Bodies carry the clinic's name, a time and a link; never a client's or provider's name, an
+intake answer, a medication or a diagnosis: those live behind the link.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from flask import current_app, render_template
+
+from .models import Message
+from .timeutil import clock_time
+
+MAX_LENGTH = 320  #: two SMS segments; tests hold every template to it
+
+
+def render(message: Message) -> str:
+    """The body for a message, rendered in the current app context."""
+    config = current_app.config
+    from . import clock
+
+    tz = clock.tz()
+    appt = message.appointment
+    base = config["PUBLIC_BASE_URL"]
+    start = appt.start_at.astimezone(tz)
+    window_from = start + timedelta(days=14)
+    window_to = start + timedelta(days=30)
+    text = render_template(
+        f"sms/{message.kind}.txt",
+        clinic_name=config["CLINIC_NAME"],
+        clinic_phone=config["CLINIC_PHONE"],
+        service_name=appt.service.name.lower(),
+        when=f"{start:%a} {start.day} {start:%b} at {clock_time(start)}",
+        link=f"{base}/manage/{appt.manage_token}",
+        book_link=f"{base}/book/{appt.service.slug}",
+        window_from=f"{window_from:%a} {window_from.day} {window_from:%b}",
+        window_to=f"{window_to:%a} {window_to.day} {window_to:%b}",
+        moved=any(e.action == "rescheduled" for e in appt.events),
+    )
+    return fit(text)
+
+
+def fit(text: str) -> str:
+    """One line: template line breaks are for editing, not for the client's phone."""
+    return re.sub(r"\s+", " ", text).strip()

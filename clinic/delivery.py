@@ -1,0 +1,55 @@
+"""Delivery statuses from Twilio's callbacks: they only move forward, and repeat harmlessly."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .dispatch import schedule_retry
+from .models import Message
+from .sms import classify
+from .tx import writing
+
+#: Twilio's MessageStatus values in our terms; the rest (queued, sending, ...) say nothing new.
+TWILIO_STATUS = {"sent": "sent", "delivered": "delivered", "read": "delivered",
+                 "undelivered": "failed", "failed": "failed"}
+#: How far along a message is; a callback never moves it back.
+RANK = {"unknown": 1, "sending": 1, "sent": 2, "delivered": 3, "failed": 3}
+
+
+def record_status(session: Session, *, sid: str, status: str, error_code: int | None,
+                  now: datetime, tz: ZoneInfo, rng: random.Random | None = None) -> str:
+    """Applies one status callback; returns what it did."""
+    new = TWILIO_STATUS.get(status.strip().lower())
+    if not sid or new is None:
+        return "ignored"
+    with writing(session):
+        message = session.scalar(select(Message).where(Message.provider_sid == sid))
+        if message is None or message.status not in RANK or RANK[new] <= RANK[message.status]:
+            session.rollback()
+            return "unchanged"
+        message.updated_at = now
+        if new == "failed":
+            message.error_code = error_code
+            result = _failed(message, error_code, now=now, tz=tz, rng=rng or random.Random())
+        else:
+            message.status = result = new
+    session.commit()
+    return result
+
+
+def _failed(message: Message, code: int | None, *, now: datetime, tz: ZoneInfo,
+            rng: random.Random) -> str:
+    outcome = classify(code)
+    if outcome == "opted_out":
+        message.client.opted_out_at = now
+    elif outcome == "undeliverable":
+        message.client.undeliverable_at = now
+    elif outcome == "retry":
+        return schedule_retry(message, now=now, tz=tz, rng=rng, why=f"carrier error {code}")
+    message.status, message.note = "failed", f"carrier error {code}" if code else "failed"
+    return "failed"

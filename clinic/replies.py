@@ -1,0 +1,127 @@
+"""What a client's text means (SPEC section 2, replies) and what it changes.
+
+The whole message, trimmed and case-insensitive, decides. Twilio's opt-out and opt-in words
+come first, so CANCEL and YES never mean anything else here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from .models import Appointment, AppointmentEvent, Client, Followup, InboundMessage, Message
+from .phones import normalise_phone
+from .tx import writing
+
+OPT_OUT = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "REVOKE"}
+OPT_IN = {"START", "UNSTOP", "YES"}
+HELP = {"HELP", "INFO"}
+CHECKINS = ("redness_checkin", "purging_checkin")
+SENT = ("sent", "delivered")
+
+CARE_ADVICE = {
+    "redness_checkin": "Sorry it's still red. Cool compress, fragrance-free moisturiser, no "
+                       "makeup or acids today. Our team will call you.",
+    "purging_checkin": "Thanks for telling us. Keep it clean, don't squeeze, skip acids and "
+                       "scrubs. Our team will call you.",
+}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    action: str
+    reply: str | None = None
+
+
+def handle_inbound(session: Session, *, sid: str, from_phone: str, body: str, now: datetime,
+                   clinic_name: str, clinic_phone: str) -> Outcome:
+    """Records the text once per MessageSid and acts on it; a repeat changes nothing."""
+    with writing(session, from_phone):
+        if session.scalar(select(InboundMessage.id).where(InboundMessage.message_sid == sid)):
+            session.rollback()
+            return Outcome("duplicate")
+        client = _client(session, from_phone)
+        word = " ".join(body.split()).upper()
+        outcome, appt = _act(session, client, word, now, clinic_name, clinic_phone)
+        inbound = InboundMessage(message_sid=sid, client=client, from_phone=from_phone[:32],
+                                 body=body[:1600], action=outcome.action, appointment=appt,
+                                 received_at=now)
+        session.add(inbound)
+        if outcome.action in ("redness_bad", "purging_bad", "followup"):
+            session.add(Followup(
+                client=client, appointment=appt, inbound=inbound, created_at=now,
+                reason={"followup": "unrecognised reply"}.get(outcome.action,
+                                                              outcome.action.replace("_", " ")),
+                priority="high" if outcome.action == "redness_bad" else "normal"))
+    try:
+        session.commit()
+    except IntegrityError:  # the same MessageSid, committed by a parallel request
+        session.rollback()
+        return Outcome("duplicate")
+    return outcome
+
+
+def _client(session: Session, phone: str) -> Client | None:
+    try:
+        phone = normalise_phone(phone)
+    except ValueError:
+        return None
+    return session.scalar(select(Client).where(Client.phone == phone))
+
+
+def _act(session: Session, client: Client | None, word: str, now: datetime, clinic_name: str,
+         clinic_phone: str) -> tuple[Outcome, Appointment | None]:
+    if word in HELP:
+        return Outcome("help", f"{clinic_name}: call us on {clinic_phone}. "
+                               "Reply STOP to opt out."), None
+    if client is None:
+        return Outcome("followup"), None  # a number we don't know: staff will see it
+    if word in OPT_OUT:
+        client.opted_out_at = now  # Twilio answers opt-out and opt-in words itself
+        return Outcome("opt_out"), None
+    if word in OPT_IN:
+        client.opted_out_at = None
+        return Outcome("opt_in"), None
+    if word == "C":
+        appt = _reminded_visit(session, client, now)
+        if appt is not None:
+            if appt.status == "booked":
+                appt.status, appt.updated_at = "confirmed", now
+                session.add(AppointmentEvent(appointment=appt, at=now, actor="client",
+                                             action="confirmed", detail={"via": "sms"}))
+            return Outcome("confirm", f"{clinic_name}: thanks, your visit is confirmed."), appt
+    if word in ("1", "2"):
+        checkin = _latest_checkin(session, client)
+        if checkin is not None:
+            kind, appt = checkin.kind, checkin.appointment
+            if word == "2":
+                return Outcome("checkin_ok", f"{clinic_name}: glad to hear it. Thanks!"), appt
+            action = "redness_bad" if kind == "redness_checkin" else "purging_bad"
+            return Outcome(action, f"{clinic_name}: {CARE_ADVICE[kind]}"), appt
+    return Outcome("followup"), _latest_visit(session, client)
+
+
+def _reminded_visit(session: Session, client: Client, now: datetime) -> Appointment | None:
+    """The upcoming visit whose reminder this number was sent last."""
+    return session.scalar(
+        select(Appointment).join(Message, Message.appointment_id == Appointment.id)
+        .where(Message.client_id == client.id, Message.kind == "reminder",
+               Message.status.in_(SENT), Appointment.start_at > now,
+               Appointment.status.in_(("booked", "confirmed")))
+        .order_by(Message.sent_at.desc()).limit(1))
+
+
+def _latest_checkin(session: Session, client: Client) -> Message | None:
+    return session.scalar(
+        select(Message).where(Message.client_id == client.id, Message.kind.in_(CHECKINS),
+                              Message.status.in_(SENT))
+        .order_by(Message.sent_at.desc(), Message.id.desc()).limit(1))
+
+
+def _latest_visit(session: Session, client: Client) -> Appointment | None:
+    return session.scalar(select(Appointment).where(Appointment.client_id == client.id)
+                          .order_by(Appointment.start_at.desc()).limit(1))

@@ -1,0 +1,81 @@
+"""The visit lifecycle: booked -> confirmed -> checked_in -> completed, or cancelled, or no_show."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from . import careplan
+from .booking import BookingError
+from .models import Appointment, AppointmentEvent
+from .tx import writing
+
+TRANSITIONS = {
+    "booked": {"confirmed", "checked_in", "cancelled", "no_show"},
+    "confirmed": {"checked_in", "cancelled", "no_show"},
+    "checked_in": {"completed"},
+    "completed": set(),
+    "cancelled": set(),
+    "no_show": set(),
+}
+#: A visit nobody closed is completed this long after its end.
+AUTO_COMPLETE_AFTER = timedelta(hours=2)
+OPEN = ("booked", "confirmed", "checked_in")
+
+
+def change_status(session: Session, appt: Appointment, status: str, *, now: datetime,
+                  tz: ZoneInfo, actor: str) -> Appointment:
+    """Moves a visit along its lifecycle and plans or cancels its texts in the same commit."""
+    if status not in TRANSITIONS:
+        raise BookingError("unknown_status", f"Unknown status {status!r}.",
+                           {"status": "One of " + ", ".join(TRANSITIONS) + "."})
+    with writing(session):
+        session.refresh(appt)
+        if status not in TRANSITIONS[appt.status]:
+            raise BookingError(
+                "transition_not_allowed",
+                f"A visit that is {appt.status.replace('_', ' ')} cannot become "
+                f"{status.replace('_', ' ')}.",
+                {"status": "Allowed: " + (", ".join(sorted(TRANSITIONS[appt.status])) or
+                                           "none")},
+                status=409, current_status=appt.status)
+        _apply(session, appt, status, now=now, tz=tz, actor=actor)
+    session.commit()
+    return appt
+
+
+def complete_unclosed(session: Session, *, now: datetime, tz: ZoneInfo, limit: int = 200) -> int:
+    """Completes visits still open two hours after their end; returns how many."""
+    done = 0
+    while True:
+        with writing(session):
+            rows = list(session.scalars(
+                select(Appointment)
+                .where(Appointment.status.in_(OPEN),
+                       Appointment.end_at <= now - AUTO_COMPLETE_AFTER)
+                .order_by(Appointment.end_at).limit(limit)))
+            for appt in rows:
+                _apply(session, appt, "completed", now=now, tz=tz, actor="system")
+        session.commit()
+        done += len(rows)
+        if len(rows) < limit:
+            return done
+
+
+def _apply(session: Session, appt: Appointment, status: str, *, now: datetime, tz: ZoneInfo,
+           actor: str) -> None:
+    before = appt.status
+    appt.status = status
+    appt.updated_at = now
+    if status == "cancelled":
+        appt.cancelled_at, appt.cancelled_by = now, actor
+        careplan.cancel_unsent(session, appt, now=now, note="visit cancelled")
+    elif status == "no_show":
+        careplan.cancel_unsent(session, appt, now=now, note="no-show")
+    elif status == "completed":
+        careplan.plan_completion(session, appt, now=now, tz=tz)
+    session.add(AppointmentEvent(appointment=appt, at=now, actor=actor, action=status,
+                                 detail={"from": before}))

@@ -1,0 +1,59 @@
+"""Twilio's webhooks: inbound texts and delivery statuses, signed, idempotent, forward-only."""
+
+from functools import wraps
+from xml.sax.saxutils import escape
+
+from flask import Blueprint, Response, abort, current_app, request
+from twilio.request_validator import RequestValidator
+
+from .. import clock, delivery, replies
+from ..extensions import csrf, db
+
+bp = Blueprint("webhooks", __name__, url_prefix="/sms")
+
+
+def signed(view):
+    """403 unless X-Twilio-Signature matches PUBLIC_BASE_URL + path (+ query) and the form."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        token = current_app.config.get("TWILIO_AUTH_TOKEN")
+        signature = request.headers.get("X-Twilio-Signature", "")
+        url = current_app.config["PUBLIC_BASE_URL"] + request.full_path.rstrip("?")
+        if not token or not signature or not RequestValidator(token).validate(
+                url, request.form.to_dict(), signature):
+            abort(403)
+        return view(*args, **kwargs)
+
+    return csrf.exempt(wrapper)
+
+
+@bp.post("/inbound")
+@signed
+def inbound():
+    form = request.form
+    if not form.get("MessageSid") or not form.get("From"):
+        return twiml(None), 200  # nothing to act on; Twilio must not retry
+    outcome = replies.handle_inbound(
+        db.session, sid=form["MessageSid"][:64], from_phone=form["From"], body=form.get("Body", ""),
+        now=clock.now(), clinic_name=current_app.config["CLINIC_NAME"],
+        clinic_phone=current_app.config["CLINIC_PHONE"])
+    return twiml(outcome.reply)
+
+
+@bp.post("/status")
+@signed
+def status():
+    form = request.form
+    code = form.get("ErrorCode", "")
+    delivery.record_status(
+        db.session, sid=form.get("MessageSid", "")[:64], status=form.get("MessageStatus", ""),
+        error_code=int(code) if code.isascii() and code.isdigit() and len(code) <= 6 else None, now=clock.now(),
+        tz=clock.tz())
+    return Response(status=204)
+
+
+def twiml(reply: str | None) -> Response:
+    inner = f"<Message>{escape(reply)}</Message>" if reply else ""
+    return Response(f'<?xml version="1.0" encoding="UTF-8"?><Response>{inner}</Response>',
+                    mimetype="text/xml")
