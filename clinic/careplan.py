@@ -18,8 +18,10 @@ from .timeutil import local_datetime
 
 QUIET_FROM, QUIET_UNTIL = time(20), time(9)
 SEND_AT = time(10)  #: pre-visit pause and rebook go out at 10:00 clinic time
-REMINDER_BEFORE = timedelta(hours=24)
-REDNESS_AFTER, PURGING_AFTER = timedelta(hours=24), timedelta(hours=48)
+#: Days count on the clinic's wall clock: "24 h before 09:00" is 09:00 the day before, even
+#: across a clock change.
+REMINDER_DAYS_BEFORE = 1
+REDNESS_DAYS_AFTER, PURGING_DAYS_AFTER = 1, 2
 REBOOK_AFTER_DAYS = 14
 UNSENT = ("scheduled",)
 
@@ -39,17 +41,18 @@ def pre_visit(*, start: datetime, now: datetime, uses_topicals: bool, pause_days
         moment = max(at_local(start.astimezone(tz).date() - timedelta(days=pause_days), SEND_AT,
                               tz), now)
         plan.append(_before_start("pre_visit_pause", moment, start, tz))
-    if start - now > REMINDER_BEFORE:
-        plan.append(_before_start("reminder", start - REMINDER_BEFORE, start, tz))
+    if start - now > timedelta(hours=24):
+        plan.append(_before_start("reminder", wall_days(start, -REMINDER_DAYS_BEFORE, tz),
+                                  start, tz))
     return plan
 
 
 def after_visit(*, end: datetime, now: datetime, purging_checkin: bool, includes_extraction: bool,
                 tz: ZoneInfo) -> list[Planned]:
     plan = [Planned("aftercare", quiet(now, tz)),
-            Planned("redness_checkin", quiet(end + REDNESS_AFTER, tz))]
+            Planned("redness_checkin", quiet(wall_days(end, REDNESS_DAYS_AFTER, tz), tz))]
     if purging_checkin:
-        plan.append(Planned("purging_checkin", quiet(end + PURGING_AFTER, tz)))
+        plan.append(Planned("purging_checkin", quiet(wall_days(end, PURGING_DAYS_AFTER, tz), tz)))
     if includes_extraction:
         day = end.astimezone(tz).date() + timedelta(days=REBOOK_AFTER_DAYS)
         plan.append(Planned("rebook", at_local(day, SEND_AT, tz)))
@@ -63,6 +66,12 @@ def quiet(moment: datetime, tz: ZoneInfo) -> datetime:
         return moment
     day = local.date() + timedelta(days=1) if local.time() >= QUIET_FROM else local.date()
     return at_local(day, QUIET_UNTIL, tz)
+
+
+def wall_days(moment: datetime, days: int, tz: ZoneInfo) -> datetime:
+    """The same clinic wall-clock time some days later (or earlier)."""
+    local = moment.astimezone(tz)
+    return at_local(local.date() + timedelta(days=days), local.time().replace(tzinfo=None), tz)
 
 
 def at_local(day: date, wall: time, tz: ZoneInfo) -> datetime:

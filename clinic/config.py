@@ -63,6 +63,9 @@ class TestConfig(Config):
         self.RATELIMIT_ENABLED = False
         self.SCHEDULER_ENABLED = False
         self.WTF_CSRF_ENABLED = False
+        self.TWILIO_ACCOUNT_SID = "AC" + "0" * 32
+        self.TWILIO_AUTH_TOKEN = "test-auth-token"
+        self.TWILIO_FROM_NUMBER = "+15005550006"
 
 
 def engine_options(url: str) -> dict:

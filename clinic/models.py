@@ -251,6 +251,9 @@ class InboundMessage(db.Model):
     appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointment.id"))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
+    client: Mapped[Client | None] = relationship()
+    appointment: Mapped[Appointment | None] = relationship()
+
 
 class Followup(db.Model):
     """Something staff should act on: a worrying check-in answer or an unrecognised reply."""
@@ -267,6 +270,7 @@ class Followup(db.Model):
     closed_by: Mapped[str | None] = mapped_column(String(80))
 
     client: Mapped[Client | None] = relationship(lazy="joined")
+    appointment: Mapped[Appointment | None] = relationship()
     inbound: Mapped[InboundMessage | None] = relationship(lazy="joined")
 
     __table_args__ = (

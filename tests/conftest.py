@@ -149,6 +149,33 @@ def payload(start: str, service: str = "facial", phone: str = "(415) 555-2671", 
 
 
 @pytest.fixture
+def sms(app):
+    """The memory sender the app's jobs use under TestConfig."""
+    from clinic.sms import sender_from_config
+
+    return sender_from_config(app.config)
+
+
+@pytest.fixture
+def dispatch(app):
+    """Runs every scheduler job once as of a given instant, as `scheduler dispatch --now`."""
+    from scheduler.jobs import run_all_once
+
+    def _dispatch(at: datetime):
+        return run_all_once(app, at)
+
+    return _dispatch
+
+
+def signed_post(client, path: str, form: dict, token: str = "test-auth-token"):
+    """Posts a form the way Twilio does, signed for PUBLIC_BASE_URL + path."""
+    from twilio.request_validator import RequestValidator
+
+    signature = RequestValidator(token).compute_signature("http://clinic.test" + path, form)
+    return client.post(path, data=form, headers={"X-Twilio-Signature": signature})
+
+
+@pytest.fixture
 def book(client):
     """Books through the API and returns the response."""
 
