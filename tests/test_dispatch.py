@@ -1,0 +1,237 @@
+"""The dispatcher's rules with the memory sender: once, on time, never after STOP."""
+
+import random
+import threading
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from clinic import dispatch as dispatcher
+from clinic.extensions import db
+from clinic.models import Appointment, Client, Message
+from clinic.sms import SendError
+from clinic.timeutil import parse_aware
+
+TUE_9 = "2027-03-02T09:00:00-08:00"
+
+
+def messages(app) -> dict[str, Message]:
+    with app.app_context():
+        rows = list(db.session.scalars(select(Message).order_by(Message.id)))
+        for row in rows:
+            db.session.expunge(row)
+    return {m.kind: m for m in rows}
+
+
+def set_status(app, status: str, at):
+    from zoneinfo import ZoneInfo
+
+    from clinic import visits
+
+    with app.app_context():
+        appt = db.session.scalar(select(Appointment))
+        visits.change_status(db.session, appt, status, now=at,
+                             tz=ZoneInfo("America/Los_Angeles"), actor="staff:1")
+
+
+def test_booking_writes_its_plan_in_the_same_commit(book, app):
+    book(TUE_9, uses_prescription_topicals=True)
+    plan = messages(app)
+    assert set(plan) == {"confirmation", "pre_visit_pause", "reminder"}
+    assert all(m.status == "scheduled" for m in plan.values())
+
+
+def test_each_message_is_sent_once_at_its_time(book, app, dispatch, clock, sms):
+    book(TUE_9)
+    dispatch(clock.now)
+    dispatch(clock.now)
+    assert [b for _, _, b in sms.sent if "booked" in b] and len(sms.sent) == 1
+    dispatch(clock.now + timedelta(minutes=59))
+    assert len(sms.sent) == 1  # the reminder is due at 09:00, not before
+    dispatch(clock.now + timedelta(hours=1))
+    dispatch(clock.now + timedelta(hours=2))
+    assert len(sms.sent) == 2
+    assert "Reply C to confirm" in sms.sent[1][2]
+
+
+def test_dispatch_prints_counts_never_phone_numbers(book, runner):
+    book(TUE_9)
+    result = runner.invoke(args=["scheduler", "dispatch", "--now", "2027-03-01T08:00:00-08:00"])
+    assert result.exit_code == 0, result.output
+    assert "send_due: sent 1" in result.output
+    assert "555" not in result.output and "2671" not in result.output
+
+
+def test_dispatch_refuses_a_bad_now(runner):
+    result = runner.invoke(args=["scheduler", "dispatch", "--now", "tomorrow"])
+    assert result.exit_code == 2
+    assert "--now" in result.output
+
+
+def test_cancelling_cancels_unsent_messages(book, client, app):
+    token = book(TUE_9, uses_prescription_topicals=True).json["booking"]["token"]
+    client.post(f"/api/v1/bookings/{token}/cancel")
+    assert {m.status for m in messages(app).values()} == {"cancelled"}
+
+
+def test_rescheduling_replans_in_the_same_transaction(book, client, app):
+    token = book(TUE_9).json["booking"]["token"]
+    client.post(f"/api/v1/bookings/{token}/reschedule",
+                json={"start": "2027-03-10T11:00:00-08:00"})
+    with app.app_context():
+        rows = list(db.session.scalars(select(Message).where(Message.kind == "reminder")))
+    assert sorted(r.status for r in rows) == ["cancelled", "scheduled"]
+    live = next(r for r in rows if r.status == "scheduled")
+    assert live.due_at == parse_aware("2027-03-09T11:00:00-08:00")
+
+
+def test_moved_visit_confirmation_says_new_time(book, client, app, dispatch, clock, sms):
+    token = book(TUE_9).json["booking"]["token"]
+    dispatch(clock.now)
+    client.post(f"/api/v1/bookings/{token}/reschedule",
+                json={"start": "2027-03-10T11:00:00-08:00"})
+    dispatch(clock.now)
+    assert "Wed 10 Mar at 11:00 AM. (New time.)" in sms.sent[-1][2]
+
+
+def test_completion_plans_aftercare_and_checkins(book, app, dispatch, sms):
+    book(TUE_9)
+    set_status(app, "checked_in", parse_aware(TUE_9))
+    set_status(app, "completed", parse_aware("2027-03-02T10:05:00-08:00"))
+    plan = messages(app)
+    assert plan["aftercare"].due_at == parse_aware("2027-03-02T10:05:00-08:00")
+    assert plan["redness_checkin"].due_at == parse_aware("2027-03-03T10:00:00-08:00")
+    assert plan["purging_checkin"].due_at == parse_aware("2027-03-04T10:00:00-08:00")
+    assert plan["rebook"].due_at == parse_aware("2027-03-16T10:00:00-07:00")
+
+
+def test_no_show_gets_no_aftercare(book, app, dispatch):
+    book(TUE_9)
+    set_status(app, "no_show", parse_aware("2027-03-02T09:30:00-08:00"))
+    dispatch(parse_aware("2027-03-05T12:00:00-08:00"))
+    kinds = set(messages(app))
+    assert not kinds & {"aftercare", "redness_checkin", "purging_checkin", "rebook"}
+    with app.app_context():
+        assert db.session.scalar(select(Appointment.status)) == "no_show"
+
+
+def test_visit_nobody_closed_is_completed_two_hours_after_its_end(book, app, dispatch):
+    book(TUE_9)  # ends 10:00
+    dispatch(parse_aware("2027-03-02T11:59:00-08:00"))
+    with app.app_context():
+        assert db.session.scalar(select(Appointment.status)) == "booked"
+    results = dispatch(parse_aware("2027-03-02T12:00:00-08:00"))
+    assert results["complete_unclosed"] == 1
+    with app.app_context():
+        assert db.session.scalar(select(Appointment.status)) == "completed"
+    assert messages(app)["aftercare"].status == "sent"  # the same run sends it
+
+
+def test_opted_out_client_is_never_texted(book, app, dispatch, clock, sms):
+    book(TUE_9)
+    with app.app_context():
+        db.session.scalar(select(Client)).opted_out_at = clock.now
+        db.session.commit()
+    dispatch(clock.now + timedelta(hours=2))
+    assert sms.sent == []
+    plan = messages(app)
+    assert plan["confirmation"].status == plan["reminder"].status == "skipped"
+    assert plan["confirmation"].note == "client opted out"
+
+
+def test_rebook_is_skipped_when_the_client_booked_again(book, app, dispatch, sms):
+    book(TUE_9)
+    set_status(app, "checked_in", parse_aware(TUE_9))
+    set_status(app, "completed", parse_aware("2027-03-02T10:00:00-08:00"))
+    book("2027-03-17T10:00:00-07:00", service="extraction", concerns=["cysts"])
+    dispatch(parse_aware("2027-03-16T10:00:00-07:00"))
+    rebook = messages(app)["rebook"]
+    assert (rebook.status, rebook.note) == ("skipped", "client has already booked again")
+
+
+def test_rebook_suggests_the_window_and_a_booking_link(book, app, dispatch, sms):
+    book(TUE_9)
+    set_status(app, "checked_in", parse_aware(TUE_9))
+    set_status(app, "completed", parse_aware("2027-03-02T10:00:00-08:00"))
+    dispatch(parse_aware("2027-03-16T10:00:00-07:00"))
+    body = sms.sent[-1][2]
+    assert "between Tue 16 Mar and Thu 1 Apr" in body
+    assert "http://clinic.test/book/facial" in body
+
+
+def test_send_is_claimed_before_the_api_call(book, app, clock):
+    """While the sender runs, the row is already `sending` with its attempt counted."""
+    from zoneinfo import ZoneInfo
+
+    from clinic.bodies import render
+
+    seen = []
+
+    class Watching:
+        def send(self, to, body):
+            with app.app_context():
+                row = db.session.scalar(select(Message).where(Message.kind == "confirmation"))
+                seen.append((row.status, row.attempts))
+            from clinic.sms import Sent
+            return Sent("SMwatch")
+
+    book(TUE_9)
+    with app.app_context():
+        dispatcher.send_due(db.session, now=clock.now, sender=Watching(), render=render,
+                            tz=ZoneInfo("America/Los_Angeles"))
+    assert seen == [("sending", 1)]
+    assert messages(app)["confirmation"].provider_sid == "SMwatch"
+
+
+def test_row_left_sending_by_a_crash_becomes_unknown_not_resent(book, app, dispatch, clock, sms):
+    book(TUE_9)
+    with app.app_context():
+        dispatcher.claim(db.session, now=clock.now, limit=10)  # then the process dies
+    dispatch(clock.now + timedelta(minutes=5))
+    assert messages(app)["confirmation"].status == "sending"
+    dispatch(clock.now + timedelta(minutes=11))
+    assert messages(app)["confirmation"].status == "unknown"
+    assert sms.sent == []
+
+
+def test_stop_between_sends_hands_back_the_rest(app, book, clock, sms):
+    from zoneinfo import ZoneInfo
+
+    from clinic.bodies import render
+
+    for i in range(3):
+        book(f"2027-03-0{2 + i}T09:00:00-08:00", phone=f"+1415555{2900 + i:04d}")
+    stop = threading.Event()
+
+    class StopAfterOne:
+        def send(self, to, body):
+            stop.set()  # SIGTERM arrives while the first text is in flight
+            return sms.send(to, body)
+
+    with app.app_context():
+        counts = dispatcher.send_due(db.session, now=clock.now, sender=StopAfterOne(),
+                                     render=render, tz=ZoneInfo("America/Los_Angeles"),
+                                     stop=stop)
+        statuses = sorted(db.session.scalars(select(Message.status).where(
+            Message.kind == "confirmation")))
+    assert counts == {"sent": 1}
+    assert statuses == ["scheduled", "scheduled", "sent"]
+
+
+def test_backoff_is_capped_exponential_with_jitter():
+    rng = random.Random(7)
+    waits = [dispatcher.backoff(n, rng) for n in range(1, 10)]
+    for n, wait in enumerate(waits, start=1):
+        ceiling = min(timedelta(minutes=30), timedelta(seconds=30) * 2 ** (n - 1))
+        assert ceiling / 2 <= wait <= ceiling
+    assert len({w.total_seconds() for w in waits}) == len(waits)
+
+
+def test_memory_failures_are_classified(book, app, dispatch, clock, sms):
+    book(TUE_9)
+    sms.fail_with.append(SendError("opted out", code=21610, http_status=400))
+    dispatch(clock.now)
+    confirmation = messages(app)["confirmation"]
+    assert (confirmation.status, confirmation.error_code) == ("failed", 21610)
+    with app.app_context():
+        assert db.session.scalar(select(Client.opted_out_at)) is not None
