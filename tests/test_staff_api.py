@@ -97,3 +97,94 @@ def test_staff_appointments_need_a_date(client, runner):
         "Authorization": f"Bearer {token}"})
     assert r.status_code == 422
     assert "date" in r.json["error"]["fields"]
+
+
+def staff_headers(runner) -> dict:
+    return {"Authorization": f"Bearer {make_staff(runner)}"}
+
+
+def visit_id(client, headers) -> int:
+    return client.get("/api/v1/staff/appointments?date=2027-03-02",
+                      headers=headers).json["appointments"][0]["id"]
+
+
+def test_staff_move_a_visit_through_its_lifecycle(client, runner, book):
+    headers = staff_headers(runner)
+    book("2027-03-02T09:00:00-08:00")
+    vid = visit_id(client, headers)
+    for status in ("confirmed", "checked_in", "completed"):
+        r = client.post(f"/api/v1/staff/appointments/{vid}/status", json={"status": status},
+                        headers=headers)
+        assert r.status_code == 200, r.json
+        assert r.json["appointment"]["status"] == status
+
+
+def test_a_transition_the_lifecycle_forbids_is_409(client, runner, book):
+    headers = staff_headers(runner)
+    book("2027-03-02T09:00:00-08:00")
+    vid = visit_id(client, headers)
+    r = client.post(f"/api/v1/staff/appointments/{vid}/status", json={"status": "completed"},
+                    headers=headers)
+    assert r.status_code == 409
+    assert r.json["error"]["code"] == "transition_not_allowed"
+    client.post(f"/api/v1/staff/appointments/{vid}/status", json={"status": "no_show"},
+                headers=headers)
+    r = client.post(f"/api/v1/staff/appointments/{vid}/status", json={"status": "checked_in"},
+                    headers=headers)
+    assert r.status_code == 409
+
+
+def test_status_change_needs_a_known_status_and_visit(client, runner, book):
+    headers = staff_headers(runner)
+    book("2027-03-02T09:00:00-08:00")
+    vid = visit_id(client, headers)
+    r = client.post(f"/api/v1/staff/appointments/{vid}/status", json={"status": "done"},
+                    headers=headers)
+    assert r.status_code == 422
+    r = client.post("/api/v1/staff/appointments/999999/status", json={"status": "confirmed"},
+                    headers=headers)
+    assert r.status_code == 404
+    assert client.post(f"/api/v1/staff/appointments/{vid}/status",
+                       json={"status": "confirmed"}).status_code == 401
+
+
+def test_staff_see_a_visits_messages(client, runner, book, dispatch, clock):
+    headers = staff_headers(runner)
+    book("2027-03-02T09:00:00-08:00", uses_prescription_topicals=True)
+    dispatch(clock.now)
+    vid = visit_id(client, headers)
+    rows = client.get(f"/api/v1/staff/appointments/{vid}/messages", headers=headers).json[
+        "messages"]
+    by_kind = {m["kind"]: m for m in rows}
+    assert set(by_kind) == {"confirmation", "pre_visit_pause", "reminder"}
+    sent = by_kind["confirmation"]
+    assert sent["status"] == "sent" and sent["provider_sid"].startswith("SM")
+    assert sent["sent_at"] == "2027-03-01T08:00:00-08:00"
+    assert "Clear Skin Clinic" in sent["body"]
+    assert by_kind["reminder"]["due_at"] == "2027-03-01T09:00:00-08:00"
+    assert set(sent) >= {"id", "kind", "due_at", "status", "body", "sent_at", "provider_sid"}
+
+
+def test_followups_list_high_priority_first(client, runner, book, app):
+    from datetime import timedelta
+
+    from clinic.models import Client, Followup
+    from conftest import NOW
+
+    headers = staff_headers(runner)
+    book("2027-03-02T09:00:00-08:00")
+    with app.app_context():
+        person = db.session.scalar(select(Client))
+        db.session.add_all([
+            Followup(client=person, reason="unrecognised reply", priority="normal",
+                     created_at=NOW),
+            Followup(client=person, reason="redness bad", priority="high",
+                     created_at=NOW + timedelta(minutes=5)),
+            Followup(client=person, reason="old", priority="high", status="closed",
+                     created_at=NOW)])
+        db.session.commit()
+    rows = client.get("/api/v1/staff/followups?status=open", headers=headers).json["followups"]
+    assert [(f["reason"], f["priority"]) for f in rows] == [
+        ("redness bad", "high"), ("unrecognised reply", "normal")]
+    assert rows[0]["client"]["phone"] == "+14155552671"
+    assert client.get("/api/v1/staff/followups?status=maybe", headers=headers).status_code == 422
