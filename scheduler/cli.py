@@ -15,8 +15,8 @@ scheduler_cli = AppGroup("scheduler", help="The dispatcher that sends texts and 
 @scheduler_cli.command("run")
 def run_command():
     """Run the dispatcher until SIGTERM (one on SQLite; one or more on PostgreSQL)."""
-    click.echo("dispatcher running; SIGTERM stops it after the message in flight")
-    runner.run_blocking(current_app._get_current_object())
+    runner.run_blocking(current_app._get_current_object(), on_ready=lambda: click.echo(
+        "dispatcher running; SIGTERM stops it after the message in flight"))
 
 
 @scheduler_cli.command("dispatch")

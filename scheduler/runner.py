@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import signal
+import threading
 from datetime import UTC, datetime
 
+from apscheduler.events import EVENT_SCHEDULER_STARTED
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -32,19 +34,33 @@ def build(app: Flask, scheduler_cls: type[BaseScheduler]) -> BaseScheduler:
     return scheduler
 
 
-def run_blocking(app: Flask) -> None:
-    """The dispatcher process: runs until SIGTERM or SIGINT, then stops after the text in flight."""
+def run_blocking(app: Flask, on_ready=None) -> None:
+    """The dispatcher process: runs until SIGTERM or SIGINT, then stops after the text in flight.
+
+    `on_ready` is called once the scheduler runs and the signal handlers are in place.
+    """
     scheduler = build(app, BlockingScheduler)
+    running = threading.Event()
 
-    def stop(signum, _frame):
-        log.info("signal %s: stopping after the message in flight", signum)
-        STOP.set()
-        scheduler.shutdown(wait=True)  # waits for the running job, which stops at its next text
+    def started(_event):
+        running.set()
+        if on_ready:
+            on_ready()
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    def stop_when_asked():
+        STOP.wait()
+        running.wait()
+        log.info("stopping after the message in flight")
+        scheduler.shutdown(wait=True)  # the running job stops at its next text
+
+    # The handler only sets an event: it may interrupt the scheduler while it holds a lock,
+    # so the shutdown itself happens on this thread.
     STOP.clear()
-    scheduler.start()  # returns once shut down; running jobs end at their next check of STOP
+    threading.Thread(target=stop_when_asked, name="dispatcher-stop", daemon=True).start()
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: STOP.set())
+    signal.signal(signal.SIGINT, lambda _signum, _frame: STOP.set())
+    scheduler.add_listener(started, EVENT_SCHEDULER_STARTED)
+    scheduler.start()  # returns once shut down
 
 
 def start_embedded(app: Flask) -> BackgroundScheduler | None:
