@@ -24,6 +24,8 @@ REMINDER_DAYS_BEFORE = 1
 REDNESS_DAYS_AFTER, PURGING_DAYS_AFTER = 1, 2
 REBOOK_AFTER_DAYS = 14
 UNSENT = ("scheduled",)
+#: Texts that answer the client's own action at once, whatever the hour.
+IMMEDIATE = frozenset({"confirmation"})
 
 
 @dataclass(frozen=True)
@@ -36,7 +38,7 @@ class Planned:
 
 def pre_visit(*, start: datetime, now: datetime, uses_topicals: bool, pause_days: int,
               tz: ZoneInfo) -> list[Planned]:
-    plan = [Planned("confirmation", now)]  # the answer to the client's own action: no quiet hours
+    plan = [Planned("confirmation", now)]  # IMMEDIATE: no quiet hours
     if uses_topicals:
         moment = max(at_local(start.astimezone(tz).date() - timedelta(days=pause_days), SEND_AT,
                               tz), now)

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from .careplan import quiet
+from .careplan import IMMEDIATE, quiet
 from .models import CADENCE_STATUSES, Appointment, Message, Service
 from .sms import SendError, SmsSender
 from .tx import dialect, writing
@@ -119,7 +119,9 @@ def schedule_retry(message: Message, *, now: datetime, tz: ZoneInfo, rng: random
     if message.attempts >= MAX_ATTEMPTS:
         message.status, message.note = "failed", f"{why}; gave up after {message.attempts} attempts"
         return "failed"
-    due = quiet(now + backoff(message.attempts, rng), tz)
+    due = now + backoff(message.attempts, rng)
+    if message.kind not in IMMEDIATE:
+        due = quiet(due, tz)
     if message.not_after and due >= message.not_after:
         message.status, message.note = "failed", f"{why}; a retry would arrive after the visit"
         return "failed"

@@ -50,6 +50,13 @@ class SmsSender(Protocol):
     def send(self, to: str, body: str) -> Sent: ...
 
 
+def close(sender: SmsSender) -> None:
+    """Releases what a sender holds open, for senders that hold anything."""
+    closer = getattr(sender, "close", None)
+    if closer:
+        closer()
+
+
 class ConsoleSender:
     """Prints texts for the demo; the number is masked as everywhere else."""
 
@@ -113,6 +120,11 @@ class TwilioSender:
             raise SendError(f"no answer from Twilio ({exc.__class__.__name__})",
                             timeout=True) from None
         return Sent(message.sid, message.status or "queued")
+
+    def close(self) -> None:
+        """Closes the pooled HTTP connections."""
+        if self.client.http_client.session is not None:
+            self.client.http_client.session.close()
 
 
 def _http_client(api_base_url: str | None, timeout: float):

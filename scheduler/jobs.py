@@ -11,7 +11,7 @@ from flask import Flask
 
 from clinic import bodies, clock, dispatch, visits
 from clinic.extensions import db
-from clinic.sms import sender_from_config
+from clinic.sms import close, sender_from_config
 
 log = logging.getLogger(__name__)
 
@@ -21,10 +21,13 @@ STOP = threading.Event()
 
 def send_due(app: Flask, now: datetime | None = None) -> Counter:
     with app.app_context():
-        counts = dispatch.send_due(
-            db.session, now=now or clock.now(), sender=sender_from_config(app.config),
-            render=bodies.render, tz=clock.tz(), stop=STOP)
-        db.session.remove()
+        sender = sender_from_config(app.config)
+        try:
+            counts = dispatch.send_due(db.session, now=now or clock.now(), sender=sender,
+                                       render=bodies.render, tz=clock.tz(), stop=STOP)
+        finally:
+            close(sender)
+            db.session.remove()
     if counts:
         log.info("sent due messages: %s", dict(counts))
     return counts

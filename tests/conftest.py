@@ -183,3 +183,15 @@ def book(client):
         return client.post("/api/v1/bookings", json=payload(start, **changes))
 
     return _book
+
+
+@pytest.fixture
+def twilio(app):
+    """A fake Twilio server the app's jobs send to through the real twilio client."""
+    from fake_twilio import FakeTwilio
+
+    with FakeTwilio(auth_token="test-auth-token") as fake:
+        app.config.update(SMS_BACKEND="twilio", TWILIO_API_BASE_URL=fake.base_url,
+                          TWILIO_ACCOUNT_SID=fake.account_sid, TWILIO_AUTH_TOKEN=fake.auth_token,
+                          TWILIO_TIMEOUT=0.5)
+        yield fake
