@@ -111,8 +111,9 @@ def book(session: Session, req: BookingRequest, *, now: datetime, clinic: Clinic
         )
         session.add(appt)
         _log(session, appt, now, actor, "booked", {"start": req.start.isoformat()})
-        careplan.plan_booking(session, appt, now=now, tz=clinic.tz)
-        if _committed(session):
+        if _stored(session):
+            careplan.plan_booking(session, appt, now=now, tz=clinic.tz)
+            session.commit()
             return appt
         if req.provider_id is not None or attempt == len(providers) - 1:
             break
@@ -172,9 +173,10 @@ def reschedule(session: Session, appt: Appointment, start: datetime, *, now: dat
     appt.late_change = appt.late_change or late
     appt.updated_at = now
     _log(session, appt, now, actor, "rescheduled", detail)
-    careplan.replan_moved(session, appt, now=now, tz=clinic.tz)
-    if not _committed(session):
+    if not _stored(session):
         raise _unavailable(session, service, provider_id, start, now=now, clinic=clinic)
+    careplan.replan_moved(session, appt, now=now, tz=clinic.tz)
+    session.commit()
     return appt
 
 
@@ -352,9 +354,10 @@ def _client_for(session: Session, details: ClientDetails, now: datetime) -> Clie
     return client
 
 
-def _committed(session: Session) -> bool:
+def _stored(session: Session) -> bool:
+    """Writes the visit; False when PostgreSQL's exclusion constraint finds an overlap."""
     try:
-        session.commit()
+        session.flush()
     except IntegrityError as exc:
         session.rollback()
         if "no_overlapping_visits" in str(exc.orig):
