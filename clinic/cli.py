@@ -1,5 +1,6 @@
 """Command line: seed-demo, create-staff, issue-token, demo (db upgrade comes from Flask-Migrate)."""
 
+import os
 import sys
 
 import click
@@ -71,6 +72,8 @@ def demo_command(host: str, port: int):
 
     app = current_app._get_current_object()
     app.config["SMS_BACKEND"] = "console"
+    if not os.environ.get("PUBLIC_BASE_URL"):
+        app.config["PUBLIC_BASE_URL"] = f"http://{host}:{port}"  # links in texts work locally
     upgrade()
     seed_demo(db.session)
     from scheduler.runner import start_embedded
