@@ -220,3 +220,24 @@ def test_undelivered_30003_is_retried(book, client, app, dispatch, clock, sms):
 
 def test_unknown_sid_status_is_harmless(client):
     assert status(client, "SMnope", "delivered").status_code == 204
+
+
+def test_webhooks_are_exempt_from_csrf(migrated):
+    from clinic import create_app
+    from clinic.config import TestConfig
+
+    config = TestConfig(migrated)
+    config.WTF_CSRF_ENABLED = True
+    app = create_app(config)
+    try:
+        http = app.test_client()
+        r = signed_post(http, "/sms/inbound", {"MessageSid": "SMcsrf", "From": PHONE,
+                                               "Body": "HELP"})
+        assert r.status_code == 200
+        assert signed_post(http, "/sms/status", {"MessageSid": "SMx", "MessageStatus":
+                                                 "sent"}).status_code == 204
+    finally:
+        with app.app_context():
+            db.session.execute(db.delete(InboundMessage))
+            db.session.commit()
+            db.engine.dispose()
