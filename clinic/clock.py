@@ -5,12 +5,12 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 
 from .booking import Clinic
-from .timeutil import utcnow
+from .timeutil import now_utc
 
 
 def now():
     clock = current_app.config.get("CLOCK")
-    return clock() if clock else utcnow()
+    return clock() if clock else now_utc()
 
 
 def clinic() -> Clinic:

@@ -22,7 +22,7 @@ from sqlalchemy.dialects.postgresql import ExcludeConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .extensions import db
-from .timeutil import UTCDateTime, utcnow
+from .timeutil import UTCDateTime, now_utc
 
 ROLES = ("aesthetician", "dermatologist")
 STAFF_ROLES = ("admin", "staff")
@@ -104,7 +104,7 @@ class Client(db.Model):
     sms_consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  #: replied STOP
     undeliverable_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  #: carrier refused
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
 
 
 class Appointment(db.Model):
@@ -121,11 +121,11 @@ class Appointment(db.Model):
     intake: Mapped[dict] = mapped_column(JSON, default=dict)
     manage_token: Mapped[str] = mapped_column(String(64), unique=True)
     late_change: Mapped[bool] = mapped_column(Boolean, default=False)  #: cancelled or moved < 24 h
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
     created_by: Mapped[str] = mapped_column(String(80), default="client")
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancelled_by: Mapped[str | None] = mapped_column(String(80))
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
 
     service: Mapped[Service] = relationship(lazy="joined")
     provider: Mapped[Provider] = relationship(lazy="joined")
@@ -176,7 +176,7 @@ class StaffUser(UserMixin, db.Model):
     role: Mapped[str] = mapped_column(String(10))
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
 
     __table_args__ = (CheckConstraint("role IN ('admin','staff')", name="role_known"),)
 
@@ -191,7 +191,7 @@ class ApiToken(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     staff_user_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     staff_user: Mapped[StaffUser] = relationship(lazy="joined")

@@ -63,5 +63,5 @@ def clock_time(local: datetime) -> str:
     return f"{hour}:{local:%M} {'AM' if local.hour < 12 else 'PM'}"
 
 
-def utcnow() -> datetime:
+def now_utc() -> datetime:
     return datetime.now(UTC)
