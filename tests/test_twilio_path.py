@@ -206,3 +206,17 @@ def test_dst_visits_get_their_reminders_at_the_right_local_time(book, app, dispa
     reminders = [m for m in rows(app) if m.kind == "reminder"]
     assert [m.sent_at for m in reminders] == [parse_aware("2027-03-14T09:00:00-07:00"),
                                               parse_aware("2027-11-07T09:00:00-08:00")]
+
+
+def test_logs_carry_no_phone_number_body_or_secret(book, app, dispatch, twilio, clock, caplog):
+    import logging
+
+    book(FACIAL, uses_prescription_topicals=True)
+    twilio.fail_next(20429)
+    with caplog.at_level(logging.DEBUG):
+        dispatch(clock.now)
+        dispatch(clock.now + timedelta(hours=3))
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "twilio" in logged.lower()  # the client did log its requests
+    for secret in ("5552671", "Clear Skin Clinic:", twilio.auth_token, "/manage/"):
+        assert secret not in logged, secret
