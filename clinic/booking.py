@@ -28,7 +28,7 @@ from .models import (
 )
 from .rules import CONCERN_LABELS, DEFAULT_RULES, DERMATOLOGIST_CONCERNS, ClinicRules
 from .timeutil import iso_local
-from .tx import writing
+from .tx import lock, writing
 
 
 class BookingError(Exception):
@@ -124,7 +124,7 @@ def book(session: Session, req: BookingRequest, *, now: datetime, clinic: Clinic
 def cancel(session: Session, appt: Appointment, *, now: datetime, clinic: Clinic,
            actor: str = "client") -> Appointment:
     with writing(session):
-        session.refresh(appt)  # the row as it is now, under the write lock
+        lock(session, appt)  # the row as it is now, locked
         if appt.status == "cancelled":
             session.rollback()
             return appt
@@ -153,7 +153,7 @@ def reschedule(session: Session, appt: Appointment, start: datetime, *, now: dat
     _check_start(start, service, providers, now=now, clinic=clinic)
     try:
         with writing(session, appt.client.phone):
-            session.refresh(appt)
+            lock(session, appt)
             _check_changeable(appt, now)
             if service.includes_extraction:
                 _check_cadence(session, appt.client_id, start, clinic.rules, clinic.tz,

@@ -7,7 +7,7 @@ the caller's transaction, so a booking and its messages commit or fail together.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import update
@@ -18,10 +18,8 @@ from .timeutil import local_datetime
 
 QUIET_FROM, QUIET_UNTIL = time(20), time(9)
 SEND_AT = time(10)  #: pre-visit pause and rebook go out at 10:00 clinic time
-#: Days count on the clinic's wall clock: "24 h before 09:00" is 09:00 the day before, even
-#: across a clock change.
-REMINDER_DAYS_BEFORE = 1
-REDNESS_DAYS_AFTER, PURGING_DAYS_AFTER = 1, 2
+REMINDER_BEFORE = timedelta(hours=24)
+REDNESS_AFTER, PURGING_AFTER = timedelta(hours=24), timedelta(hours=48)
 REBOOK_AFTER_DAYS = 14
 UNSENT = ("scheduled",)
 #: Texts that answer the client's own action at once, whatever the hour.
@@ -38,23 +36,24 @@ class Planned:
 
 def pre_visit(*, start: datetime, now: datetime, uses_topicals: bool, pause_days: int,
               tz: ZoneInfo) -> list[Planned]:
-    plan = [Planned("confirmation", now)]  # IMMEDIATE: no quiet hours
+    start, now = start.astimezone(UTC), now.astimezone(UTC)  # hours are elapsed hours
+    plan = [Planned("confirmation", now, start)]  # IMMEDIATE: no quiet hours
     if uses_topicals:
         moment = max(at_local(start.astimezone(tz).date() - timedelta(days=pause_days), SEND_AT,
                               tz), now)
         plan.append(_before_start("pre_visit_pause", moment, start, tz))
-    if start - now > timedelta(hours=24):
-        plan.append(_before_start("reminder", wall_days(start, -REMINDER_DAYS_BEFORE, tz),
-                                  start, tz))
+    if start - now > REMINDER_BEFORE:
+        plan.append(_before_start("reminder", start - REMINDER_BEFORE, start, tz))
     return plan
 
 
 def after_visit(*, end: datetime, now: datetime, purging_checkin: bool, includes_extraction: bool,
                 tz: ZoneInfo) -> list[Planned]:
+    end, now = end.astimezone(UTC), now.astimezone(UTC)  # hours are elapsed hours
     plan = [Planned("aftercare", quiet(now, tz)),
-            Planned("redness_checkin", quiet(wall_days(end, REDNESS_DAYS_AFTER, tz), tz))]
+            Planned("redness_checkin", quiet(end + REDNESS_AFTER, tz))]
     if purging_checkin:
-        plan.append(Planned("purging_checkin", quiet(wall_days(end, PURGING_DAYS_AFTER, tz), tz)))
+        plan.append(Planned("purging_checkin", quiet(end + PURGING_AFTER, tz)))
     if includes_extraction:
         day = end.astimezone(tz).date() + timedelta(days=REBOOK_AFTER_DAYS)
         plan.append(Planned("rebook", at_local(day, SEND_AT, tz)))
@@ -68,12 +67,6 @@ def quiet(moment: datetime, tz: ZoneInfo) -> datetime:
         return moment
     day = local.date() + timedelta(days=1) if local.time() >= QUIET_FROM else local.date()
     return at_local(day, QUIET_UNTIL, tz)
-
-
-def wall_days(moment: datetime, days: int, tz: ZoneInfo) -> datetime:
-    """The same clinic wall-clock time some days later (or earlier)."""
-    local = moment.astimezone(tz)
-    return at_local(local.date() + timedelta(days=days), local.time().replace(tzinfo=None), tz)
 
 
 def at_local(day: date, wall: time, tz: ZoneInfo) -> datetime:

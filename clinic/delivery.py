@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from .dispatch import schedule_retry
 from .models import Message
 from .sms import classify
-from .tx import writing
+from .tx import dialect, writing
 
 #: Twilio's MessageStatus values in our terms; the rest (queued, sending, ...) say nothing new.
 TWILIO_STATUS = {"sent": "sent", "delivered": "delivered", "read": "delivered",
@@ -22,16 +22,22 @@ RANK = {"unknown": 1, "sending": 1, "sent": 2, "delivered": 3, "failed": 3}
 
 
 def record_status(session: Session, *, sid: str, status: str, error_code: int | None,
-                  now: datetime, tz: ZoneInfo, rng: random.Random | None = None) -> str:
-    """Applies one status callback; returns what it did."""
+                  now: datetime, tz: ZoneInfo, message_id: int | None = None,
+                  rng: random.Random | None = None) -> str:
+    """Applies one status callback; returns what it did.
+
+    `message_id` comes from the callback URL: it finds a message whose SID the dispatcher has
+    not stored yet, because Twilio called back first.
+    """
     new = TWILIO_STATUS.get(status.strip().lower())
     if not sid or new is None:
         return "ignored"
     with writing(session):
-        message = session.scalar(select(Message).where(Message.provider_sid == sid))
+        message = _message(session, sid, message_id)
         if message is None or message.status not in RANK or RANK[new] <= RANK[message.status]:
             session.rollback()
             return "unchanged"
+        message.provider_sid = sid
         message.updated_at = now
         if new == "failed":
             message.error_code = error_code
@@ -40,6 +46,17 @@ def record_status(session: Session, *, sid: str, status: str, error_code: int | 
             message.status = result = new
     session.commit()
     return result
+
+
+def _message(session: Session, sid: str, message_id: int | None) -> Message | None:
+    query = select(Message).execution_options(populate_existing=True)
+    if dialect(session) == "postgresql":
+        query = query.with_for_update()
+    message = session.scalar(query.where(Message.provider_sid == sid))
+    if message is None and message_id is not None:
+        message = session.scalar(query.where(Message.id == message_id,
+                                             Message.provider_sid.is_(None)))
+    return message
 
 
 def _failed(message: Message, code: int | None, *, now: datetime, tz: ZoneInfo,

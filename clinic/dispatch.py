@@ -3,6 +3,8 @@
 A row is claimed (status `sending`, attempt counted) and committed before the API call; its
 provider SID is stored after. On PostgreSQL claims skip rows another dispatcher has locked, so
 several can run side by side. A row a crash left in `sending` becomes `unknown` for staff.
+Every write happens in a write transaction (`tx.writing`), and every step reads the clock anew:
+a run during a slow outage must not act on a stale "now".
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from .careplan import IMMEDIATE, quiet
-from .models import CADENCE_STATUSES, Appointment, Message, Service
+from .models import CADENCE_STATUSES, CHANGEABLE_STATUSES, Appointment, Message, Service
 from .sms import SendError, SmsSender
 from .tx import dialect, writing
 
@@ -28,27 +30,30 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
 BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_CAP = timedelta(minutes=30)
-#: A claim older than this without an answer was interrupted: longer than any send can take.
+#: A claim older than this without an answer was interrupted. A batch's sends, each bounded by
+#: the Twilio timeout, finish well within it.
 STALE_CLAIM = timedelta(minutes=10)
-BATCH = 50
+BATCH = 20
+PRE_VISIT = ("confirmation", "pre_visit_pause", "reminder")
 
 Render = Callable[[Message], str]
+Clock = Callable[[], datetime]
 
 
-def send_due(session: Session, *, now: datetime, sender: SmsSender, render: Render,
+def send_due(session: Session, *, clock: Clock, sender: SmsSender, render: Render,
              tz: ZoneInfo, stop: threading.Event | None = None,
              rng: random.Random | None = None) -> Counter:
-    """Sends every text due by `now`, batch by batch; returns counts by outcome."""
+    """Sends every text due, batch by batch, until none is due or `stop` is set."""
     counts: Counter = Counter()
     rng = rng or random.Random()
     while not (stop and stop.is_set()):
-        claimed = claim(session, now=now, limit=BATCH)
+        claimed = claim(session, now=clock(), limit=BATCH)
         for position, message_id in enumerate(claimed):
             if stop and stop.is_set():
-                release(session, claimed[position:], now=now)
+                release(session, claimed[position:], now=clock())
                 return counts
-            counts[deliver(session, message_id, now=now, sender=sender, render=render, tz=tz,
-                           rng=rng)] += 1
+            counts[deliver(session, message_id, clock=clock, sender=sender, render=render,
+                           tz=tz, rng=rng)] += 1
         if len(claimed) < BATCH:
             break
     return counts
@@ -78,21 +83,36 @@ def release(session: Session, ids: list[int], *, now: datetime) -> None:
     session.commit()
 
 
-def deliver(session: Session, message_id: int, *, now: datetime, sender: SmsSender,
+def deliver(session: Session, message_id: int, *, clock: Clock, sender: SmsSender,
             render: Render, tz: ZoneInfo, rng: random.Random) -> str:
-    message = session.get(Message, message_id)
-    reason = _reason_not_to_send(session, message, now)
-    if reason:
-        return _finish(session, message, now, "skipped", note=reason)
-    message.body = render(message)
-    to = message.client.phone
-    session.commit()  # the body as it will be sent; the row stays claimed
+    """One claimed text: checked and rendered under the write lock, sent, recorded."""
+    with writing(session):
+        message = _locked(session, message_id)
+        if message is None or message.status != "sending":
+            session.rollback()
+            return "gone"  # a stale claim already recovered as unknown
+        now = clock()
+        outcome = _hold_back(session, message, now, tz)
+        if outcome is None:
+            try:
+                message.body = render(message)
+            except Exception:  # a broken template must not strand the batch
+                log.exception("message %s could not be rendered", message_id)
+                outcome = schedule_retry(message, now=now, tz=tz, rng=rng,
+                                         why="could not be prepared")
+        message.updated_at = now
+        to, body = message.client.phone, message.body
+    session.commit()
+    if outcome is not None:
+        return outcome
     try:
-        sent = sender.send(to, message.body)
+        sent = sender.send(to, body, ref=str(message_id))
     except SendError as exc:
-        return _failed(session, message, exc, now=now, tz=tz, rng=rng)
-    message.provider_sid, message.sent_at = sent.sid, now
-    return _finish(session, message, now, "sent")
+        return _record(session, message_id, clock, lambda m, now: _failed(m, exc, now, tz, rng))
+    except Exception:  # it may or may not have gone out: staff decide, nothing resends it
+        log.exception("message %s: unexpected error while sending", message_id)
+        return _record(session, message_id, clock, lambda m, now: _unknown(m))
+    return _record(session, message_id, clock, lambda m, now: _sent(m, sent.sid, now))
 
 
 def recover_stuck(session: Session, *, now: datetime) -> int:
@@ -101,8 +121,8 @@ def recover_stuck(session: Session, *, now: datetime) -> int:
         rows = list(session.scalars(select(Message).where(
             Message.status == "sending", Message.claimed_at < now - STALE_CLAIM)))
         for row in rows:
-            row.status, row.updated_at = "unknown", now
-            row.note = "interrupted while sending: check before resending"
+            _unknown(row)
+            row.updated_at = now
     session.commit()
     return len(rows)
 
@@ -129,6 +149,33 @@ def schedule_retry(message: Message, *, now: datetime, tz: ZoneInfo, rng: random
     return "retry"
 
 
+def _locked(session: Session, message_id: int) -> Message | None:
+    """The row as it is now, locked against other writers until this transaction ends."""
+    query = select(Message).where(Message.id == message_id).execution_options(
+        populate_existing=True)
+    if dialect(session) == "postgresql":
+        query = query.with_for_update()
+    return session.scalar(query)
+
+
+def _hold_back(session: Session, message: Message, now: datetime, tz: ZoneInfo) -> str | None:
+    """Checks right before a send; the outcome when the text must not go out now."""
+    reason = _reason_not_to_send(session, message, now)
+    if reason:
+        message.status, message.note = "skipped", reason
+        return "skipped"
+    if message.kind not in IMMEDIATE and quiet(now, tz) != now:
+        # Due before 20:00 but reached after it (a backlog, a restart): wait for the morning.
+        later = quiet(now, tz)
+        if message.not_after and later >= message.not_after:
+            message.status, message.note = "skipped", "quiet hours until the visit"
+            return "skipped"
+        message.status, message.due_at, message.attempts = "scheduled", later, message.attempts - 1
+        message.note = "held for quiet hours"
+        return "held"
+    return None
+
+
 def _reason_not_to_send(session: Session, message: Message, now: datetime) -> str | None:
     client, appt = message.client, message.appointment
     if client.opted_out_at:
@@ -137,8 +184,13 @@ def _reason_not_to_send(session: Session, message: Message, now: datetime) -> st
         return "number cannot receive texts"
     if message.not_after and now >= message.not_after:
         return "too late: the visit has started"
-    if appt.status == "cancelled" and message.kind != "confirmation":
-        return "visit cancelled"
+    if message.kind in PRE_VISIT:
+        if appt.status not in CHANGEABLE_STATUSES:
+            return f"visit {appt.status.replace('_', ' ')}"
+        if message.not_after != appt.start_at:
+            return "visit moved"
+    elif appt.status != "completed":
+        return f"visit {appt.status.replace('_', ' ')}"
     if message.kind == "rebook" and _has_later_extraction(session, appt):
         return "client has already booked again"
     return None
@@ -151,29 +203,42 @@ def _has_later_extraction(session: Session, appt: Appointment) -> bool:
         Service.includes_extraction)))
 
 
-def _failed(session: Session, message: Message, exc: SendError, *, now: datetime, tz: ZoneInfo,
+def _record(session: Session, message_id: int, clock: Clock, change) -> str:
+    with writing(session):
+        message = _locked(session, message_id)
+        now = clock()
+        outcome = change(message, now)
+        message.updated_at = now
+    session.commit()
+    return outcome
+
+
+def _sent(message: Message, sid: str, now: datetime) -> str:
+    message.provider_sid, message.sent_at = sid, now
+    if message.status in ("sending", "unknown"):  # a callback may already have moved it on
+        message.status = "sent"
+    return "sent"
+
+
+def _unknown(message: Message) -> str:
+    message.status = "unknown"
+    message.note = "interrupted while sending: check before resending"
+    return "unknown"
+
+
+def _failed(message: Message, exc: SendError, now: datetime, tz: ZoneInfo,
             rng: random.Random) -> str:
     message.error_code = exc.code
     outcome = exc.outcome
     log.warning("send of message %s failed: %s (%s)", message.id, exc, outcome)
     if outcome == "opted_out":
         message.client.opted_out_at = now
-        return _finish(session, message, now, "failed", note="number has opted out (21610)")
-    if outcome == "undeliverable":
+        message.status, message.note = "failed", "number has opted out (21610)"
+    elif outcome == "undeliverable":
         message.client.undeliverable_at = now
-        return _finish(session, message, now, "failed", note=f"undeliverable ({exc.code})")
-    if outcome == "retry":
-        result = schedule_retry(message, now=now, tz=tz, rng=rng, why=str(exc))
-        message.updated_at = now
-        session.commit()
-        return result
-    return _finish(session, message, now, "failed", note=str(exc))
-
-
-def _finish(session: Session, message: Message, now: datetime, status: str,
-            note: str | None = None) -> str:
-    message.status, message.updated_at = status, now
-    if note:
-        message.note = note
-    session.commit()
-    return status
+        message.status, message.note = "failed", f"undeliverable ({exc.code})"
+    elif outcome == "retry":
+        return schedule_retry(message, now=now, tz=tz, rng=rng, why=str(exc))
+    else:
+        message.status, message.note = "failed", str(exc)
+    return "failed"

@@ -7,7 +7,7 @@ come first, so CANCEL and YES never mean anything else here.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -15,13 +15,15 @@ from sqlalchemy.orm import Session
 
 from .models import Appointment, AppointmentEvent, Client, Followup, InboundMessage, Message
 from .phones import normalise_phone
-from .tx import writing
+from .tx import lock, writing
 
 OPT_OUT = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "REVOKE"}
 OPT_IN = {"START", "UNSTOP", "YES"}
 HELP = {"HELP", "INFO"}
 CHECKINS = ("redness_checkin", "purging_checkin")
 SENT = ("sent", "delivered")
+#: A "1" weeks later is not an answer to an old check-in: it goes to staff as it is.
+CHECKIN_ANSWERABLE = timedelta(days=3)
 
 CARE_ADVICE = {
     "redness_checkin": "Sorry it's still red. Cool compress, fragrance-free moisturiser, no "
@@ -89,13 +91,14 @@ def _act(session: Session, client: Client | None, word: str, now: datetime, clin
     if word == "C":
         appt = _reminded_visit(session, client, now)
         if appt is not None:
+            lock(session, appt)
             if appt.status == "booked":
                 appt.status, appt.updated_at = "confirmed", now
                 session.add(AppointmentEvent(appointment=appt, at=now, actor="client",
                                              action="confirmed", detail={"via": "sms"}))
             return Outcome("confirm", f"{clinic_name}: thanks, your visit is confirmed."), appt
     if word in ("1", "2"):
-        checkin = _latest_checkin(session, client)
+        checkin = _latest_checkin(session, client, now)
         if checkin is not None:
             kind, appt = checkin.kind, checkin.appointment
             if word == "2":
@@ -115,10 +118,12 @@ def _reminded_visit(session: Session, client: Client, now: datetime) -> Appointm
         .order_by(Message.sent_at.desc()).limit(1))
 
 
-def _latest_checkin(session: Session, client: Client) -> Message | None:
+def _latest_checkin(session: Session, client: Client, now: datetime) -> Message | None:
+    """The check-in this number was sent last, if recent enough for a 1 or 2 to answer it."""
     return session.scalar(
         select(Message).where(Message.client_id == client.id, Message.kind.in_(CHECKINS),
-                              Message.status.in_(SENT))
+                              Message.status.in_(SENT),
+                              Message.sent_at >= now - CHECKIN_ANSWERABLE)
         .order_by(Message.sent_at.desc(), Message.id.desc()).limit(1))
 
 

@@ -47,7 +47,8 @@ def classify(code: int | None, http_status: int | None = None, timeout: bool = F
 
 
 class SmsSender(Protocol):
-    def send(self, to: str, body: str) -> Sent: ...
+    def send(self, to: str, body: str, ref: str | None = None) -> Sent:
+        """Sends one text; `ref` is our message id, echoed back in status callbacks."""
 
 
 def close(sender: SmsSender) -> None:
@@ -63,7 +64,7 @@ class ConsoleSender:
     def __init__(self, stream=None) -> None:
         self.stream = stream
 
-    def send(self, to: str, body: str) -> Sent:
+    def send(self, to: str, body: str, ref: str | None = None) -> Sent:
         sid = "CONSOLE" + secrets.token_hex(8)
         print(f"--- SMS to {masked(to)} ---\n{body}\n---", file=self.stream or sys.stdout,
               flush=True)
@@ -78,7 +79,7 @@ class MemorySender:
     fail_with: list[SendError] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def send(self, to: str, body: str) -> Sent:
+    def send(self, to: str, body: str, ref: str | None = None) -> Sent:
         with self._lock:
             if self.fail_with:
                 raise self.fail_with.pop(0)
@@ -102,11 +103,15 @@ class TwilioSender:
         http = _http_client(api_base_url, timeout)
         self.client = Client(account_sid, auth_token, http_client=http)
 
-    def send(self, to: str, body: str) -> Sent:
+    def send(self, to: str, body: str, ref: str | None = None) -> Sent:
         from requests import RequestException
         from twilio.base.exceptions import TwilioRestException
 
-        params = {"to": to, "body": body, "status_callback": self.status_callback}
+        callback = self.status_callback
+        if callback and ref:
+            # Lets a callback that beats our storing of the SID still find its message.
+            callback += f"?m={ref}"
+        params = {"to": to, "body": body, "status_callback": callback}
         if self.service_sid:
             params["messaging_service_sid"] = self.service_sid
         else:

@@ -37,6 +37,12 @@ def begin_write(session: Session, *lock_names: str) -> None:
             session.execute(select(func.pg_advisory_xact_lock(key)))
 
 
+def lock(session: Session, row) -> None:
+    """Re-reads a row and locks it (PostgreSQL) until the transaction ends; SQLite's
+    BEGIN IMMEDIATE already keeps other writers out."""
+    session.refresh(row, with_for_update={"of": type(row)})
+
+
 def plain(session) -> Session:
     """The plain Session behind Flask-SQLAlchemy's scoped one."""
     return session() if callable(session) else session

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from . import careplan
 from .booking import BookingError
 from .models import Appointment, AppointmentEvent
-from .tx import writing
+from .tx import dialect, lock, writing
 
 TRANSITIONS = {
     "booked": {"confirmed", "checked_in", "cancelled", "no_show"},
@@ -33,7 +33,7 @@ def change_status(session: Session, appt: Appointment, status: str, *, now: date
         raise BookingError("unknown_status", f"Unknown status {status!r}.",
                            {"status": "One of " + ", ".join(TRANSITIONS) + "."})
     with writing(session):
-        session.refresh(appt)
+        lock(session, appt)
         if status not in TRANSITIONS[appt.status]:
             raise BookingError(
                 "transition_not_allowed",
@@ -51,12 +51,16 @@ def complete_unclosed(session: Session, *, now: datetime, tz: ZoneInfo, limit: i
     """Completes visits still open two hours after their end; returns how many."""
     done = 0
     while True:
+        query = (select(Appointment)
+                 .where(Appointment.status.in_(OPEN),
+                        Appointment.end_at <= now - AUTO_COMPLETE_AFTER)
+                 .order_by(Appointment.end_at).limit(limit)
+                 .execution_options(populate_existing=True))
         with writing(session):
-            rows = list(session.scalars(
-                select(Appointment)
-                .where(Appointment.status.in_(OPEN),
-                       Appointment.end_at <= now - AUTO_COMPLETE_AFTER)
-                .order_by(Appointment.end_at).limit(limit)))
+            if dialect(session) == "postgresql":
+                # Rows staff are changing right now are left to them (and to the next run).
+                query = query.with_for_update(skip_locked=True, of=Appointment)
+            rows = list(session.scalars(query))
             for appt in rows:
                 _apply(session, appt, "completed", now=now, tz=tz, actor="system")
         session.commit()

@@ -23,8 +23,11 @@ def send_due(app: Flask, now: datetime | None = None) -> Counter:
     with app.app_context():
         sender = sender_from_config(app.config)
         try:
-            counts = dispatch.send_due(db.session, now=now or clock.now(), sender=sender,
-                                       render=bodies.render, tz=clock.tz(), stop=STOP)
+            # A fixed `now` (scheduler dispatch --now) holds for the run; otherwise each step
+            # reads the clock again.
+            counts = dispatch.send_due(db.session, clock=(lambda: now) if now else clock.now,
+                                       sender=sender, render=bodies.render, tz=clock.tz(),
+                                       stop=STOP)
         finally:
             close(sender)
             db.session.remove()

@@ -96,9 +96,9 @@ def test_dst_visits_get_reminders_at_the_same_local_time_the_day_before():
     assert fall["pre_visit_pause"].due.astimezone(LA).isoformat() == "2027-11-05T10:00:00-07:00"
 
 
-def test_reminder_across_the_clock_change_keeps_the_wall_clock():
-    # A Sunday visit on the day clocks go forward: the day before is 23 hours earlier.
+def test_reminder_is_24_elapsed_hours_before_even_across_the_clock_change():
+    # A Sunday visit on the day clocks go forward: 24 hours earlier reads 13:00 the day before.
     p = plan(local(2027, 3, 14, 14, 0), datetime(2027, 3, 1, 16, tzinfo=UTC), topicals=False)
-    assert p["reminder"].due == local(2027, 3, 13, 14, 0)
+    assert p["reminder"].due.astimezone(LA).isoformat() == "2027-03-13T13:00:00-08:00"
     elapsed = local(2027, 3, 14, 14, 0).astimezone(UTC) - p["reminder"].due.astimezone(UTC)
-    assert elapsed == timedelta(hours=23)
+    assert elapsed == timedelta(hours=24)

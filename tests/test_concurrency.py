@@ -132,3 +132,29 @@ def test_a_refused_booking_releases_its_write_lock(app, book, clock):
         with other.begin():
             other.execute(text("UPDATE provider SET active = active"))
         other.close()
+
+
+def test_auto_completion_leaves_a_visit_staff_are_changing(app, book, dialect):
+    """PostgreSQL: a visit row locked by a staff change is skipped, not overwritten."""
+    if dialect != "postgresql":
+        pytest.skip("row locks are PostgreSQL's; SQLite serialises writers")
+    from zoneinfo import ZoneInfo
+
+    from clinic import visits
+    from clinic.timeutil import parse_aware
+
+    book(SLOT)
+    later = parse_aware("2027-03-02T13:00:00-08:00")
+    with app.app_context():
+        staff = db.engine.connect()
+        staff_tx = staff.begin()
+        staff.execute(text("SELECT id FROM appointment FOR UPDATE"))
+        try:
+            done = visits.complete_unclosed(db.session, now=later,
+                                            tz=ZoneInfo("America/Los_Angeles"))
+            assert done == 0
+        finally:
+            staff_tx.rollback()
+            staff.close()
+        assert visits.complete_unclosed(db.session, now=later,
+                                        tz=ZoneInfo("America/Los_Angeles")) == 1

@@ -168,7 +168,7 @@ def test_send_is_claimed_before_the_api_call(book, app, clock):
     seen = []
 
     class Watching:
-        def send(self, to, body):
+        def send(self, to, body, ref=None):
             with app.app_context():
                 row = db.session.scalar(select(Message).where(Message.kind == "confirmation"))
                 seen.append((row.status, row.attempts))
@@ -177,7 +177,7 @@ def test_send_is_claimed_before_the_api_call(book, app, clock):
 
     book(TUE_9)
     with app.app_context():
-        dispatcher.send_due(db.session, now=clock.now, sender=Watching(), render=render,
+        dispatcher.send_due(db.session, clock=clock, sender=Watching(), render=render,
                             tz=ZoneInfo("America/Los_Angeles"))
     assert seen == [("sending", 1)]
     assert messages(app)["confirmation"].provider_sid == "SMwatch"
@@ -204,12 +204,12 @@ def test_stop_between_sends_hands_back_the_rest(app, book, clock, sms):
     stop = threading.Event()
 
     class StopAfterOne:
-        def send(self, to, body):
+        def send(self, to, body, ref=None):
             stop.set()  # SIGTERM arrives while the first text is in flight
-            return sms.send(to, body)
+            return sms.send(to, body, ref)
 
     with app.app_context():
-        counts = dispatcher.send_due(db.session, now=clock.now, sender=StopAfterOne(),
+        counts = dispatcher.send_due(db.session, clock=clock, sender=StopAfterOne(),
                                      render=render, tz=ZoneInfo("America/Los_Angeles"),
                                      stop=stop)
         statuses = sorted(db.session.scalars(select(Message.status).where(
@@ -235,3 +235,138 @@ def test_memory_failures_are_classified(book, app, dispatch, clock, sms):
     assert (confirmation.status, confirmation.error_code) == ("failed", 21610)
     with app.app_context():
         assert db.session.scalar(select(Client.opted_out_at)) is not None
+
+
+def test_a_broken_template_does_not_strand_the_batch(app, book, clock, sms):
+    from zoneinfo import ZoneInfo
+
+    from clinic.bodies import render
+
+    for i in range(3):
+        book(f"2027-03-0{2 + i}T09:00:00-08:00", phone=f"+1415555{2950 + i:04d}")
+    calls = []
+
+    def flaky(message):
+        calls.append(message.id)
+        if len(calls) == 1:
+            raise RuntimeError("template error")
+        return render(message)
+
+    with app.app_context():
+        counts = dispatcher.send_due(db.session, clock=clock, sender=sms, render=flaky,
+                                     tz=ZoneInfo("America/Los_Angeles"), rng=random.Random(1))
+        statuses = sorted(db.session.scalars(select(Message.status).where(
+            Message.kind == "confirmation")))
+    assert counts == {"sent": 2, "retry": 1}
+    assert statuses == ["scheduled", "sent", "sent"]
+
+
+def test_text_claimed_before_the_visit_moved_is_not_sent(book, client, app, clock, sms):
+    from zoneinfo import ZoneInfo
+
+    from clinic.bodies import render
+
+    token = book(TUE_9).json["booking"]["token"]
+    with app.app_context():
+        claimed = dispatcher.claim(db.session, now=clock.now, limit=10)  # the confirmation
+    client.post(f"/api/v1/bookings/{token}/reschedule",
+                json={"start": "2027-03-10T11:00:00-08:00"})
+    with app.app_context():
+        outcome = dispatcher.deliver(db.session, claimed[0], clock=clock, sender=sms,
+                                     render=render, tz=ZoneInfo("America/Los_Angeles"),
+                                     rng=random.Random(1))
+    assert outcome == "skipped"
+    assert sms.sent == []
+    with app.app_context():
+        old = db.session.get(Message, claimed[0])
+        assert (old.status, old.note) == ("skipped", "visit moved")
+
+
+def test_text_claimed_before_a_cancel_is_not_sent(book, client, app, clock, sms):
+    from zoneinfo import ZoneInfo
+
+    from clinic.bodies import render
+
+    token = book(TUE_9).json["booking"]["token"]
+    with app.app_context():
+        claimed = dispatcher.claim(db.session, now=clock.now, limit=10)
+    client.post(f"/api/v1/bookings/{token}/cancel")
+    with app.app_context():
+        dispatcher.deliver(db.session, claimed[0], clock=clock, sender=sms, render=render,
+                           tz=ZoneInfo("America/Los_Angeles"), rng=random.Random(1))
+    assert sms.sent == []
+
+
+def test_a_backlog_reached_in_quiet_hours_waits_for_the_morning(book, app, dispatch, sms):
+    book("2027-03-02T16:00:00-08:00")
+    dispatch(parse_aware("2027-03-01T08:00:00-08:00"))  # the confirmation
+    # The dispatcher was down from before the reminder's 16:00 until 21:00.
+    dispatch(parse_aware("2027-03-01T21:00:00-08:00"))
+    reminder = messages(app)["reminder"]
+    assert (reminder.status, reminder.attempts) == ("scheduled", 0)
+    assert reminder.due_at == parse_aware("2027-03-02T09:00:00-08:00")
+    assert len(sms.sent) == 1
+
+
+def test_each_send_reads_the_clock_again(book, app, sms):
+    from zoneinfo import ZoneInfo
+
+    from clinic.bodies import render
+    from conftest import NOW
+
+    for i in range(3):
+        book(f"2027-03-0{2 + i}T09:00:00-08:00", phone=f"+1415555{2960 + i:04d}")
+    ticks = iter(range(100))
+
+    def slow_clock():
+        return NOW + timedelta(seconds=10 * next(ticks))
+
+    with app.app_context():
+        dispatcher.send_due(db.session, clock=slow_clock, sender=sms, render=render,
+                            tz=ZoneInfo("America/Los_Angeles"))
+        sent_at = list(db.session.scalars(select(Message.sent_at).where(
+            Message.status == "sent")))
+    assert len(set(sent_at)) == 3
+
+
+def test_status_callback_before_the_sid_is_stored_is_kept(book, client, app, clock):
+    """Twilio may call back before the dispatcher has written the SID it was given."""
+    from zoneinfo import ZoneInfo
+
+    from clinic.bodies import render
+    from clinic.sms import Sent
+    from conftest import signed_post
+
+    class FastCallback:
+        def send(self, to, body, ref=None):
+            r = signed_post(client, f"/sms/status?m={ref}",
+                            {"MessageSid": "SMfast", "MessageStatus": "delivered"})
+            assert r.status_code == 204
+            return Sent("SMfast")
+
+    book(TUE_9)
+    with app.app_context():
+        dispatcher.send_due(db.session, clock=clock, sender=FastCallback(), render=render,
+                            tz=ZoneInfo("America/Los_Angeles"))
+    confirmation = messages(app)["confirmation"]
+    assert (confirmation.status, confirmation.provider_sid) == ("delivered", "SMfast")
+
+
+def test_database_errors_hide_query_parameters(app, book):
+    """Errors end up in logs; their parameters hold numbers and bodies.
+
+    (PostgreSQL's own DETAIL line may still quote a failing row; see the README.)"""
+    from sqlalchemy.exc import IntegrityError
+
+    book(TUE_9)
+    with app.app_context():
+        message = db.session.scalar(select(Message))
+        message.body, message.status = "Clear Skin Clinic: private words", "lost"
+        try:
+            db.session.commit()
+        except IntegrityError as exc:
+            assert "parameters hidden" in str(exc)
+            assert "private words" not in str(exc).split("[SQL:")[1]
+            db.session.rollback()
+        else:
+            raise AssertionError("a status outside the list was stored")

@@ -83,10 +83,12 @@ def test_whole_life_of_a_facial(book, client, runner, app, dispatch, twilio, clo
     assert len(twilio.sent) == 7
     assert {m.provider_sid for m in plan.values()} == {s["sid"] for s in twilio.sent}
     assert all(s["to"] == "+14155552671" and s["from"] == "+15005550006" for s in twilio.sent)
-    assert all(s["status_callback"] == "http://clinic.test/sms/status" for s in twilio.sent)
+    ids = {m.provider_sid: m.id for m in plan.values()}
     for sent in twilio.sent:
-        signed_post(client, "/sms/status", {"MessageSid": sent["sid"],
-                                            "MessageStatus": "delivered"})
+        assert sent["status_callback"] == f"http://clinic.test/sms/status?m={ids[sent['sid']]}"
+        path = sent["status_callback"].removeprefix("http://clinic.test")
+        assert signed_post(client, path, {"MessageSid": sent["sid"],
+                                          "MessageStatus": "delivered"}).status_code == 204
     assert {m.status for m in by_kind(app).values()} == {"delivered"}
 
 
@@ -186,10 +188,10 @@ def test_timeout_is_retried(book, app, dispatch, twilio, clock):
 
 
 def test_pre_visit_retry_never_goes_past_the_visit(book, app, dispatch, twilio):
-    book("2027-03-02T09:00:00-08:00")
+    book("2027-03-02T10:00:00-08:00")
     dispatch(parse_aware("2027-03-01T08:00:00-08:00"))  # the confirmation
     twilio.server_error_next()
-    dispatch(parse_aware("2027-03-02T08:59:50-08:00"))  # the reminder, very late
+    dispatch(parse_aware("2027-03-02T09:59:50-08:00"))  # the reminder, very late
     reminder = by_kind(app)["reminder"]
     assert reminder.status == "failed"
     assert "after the visit" in reminder.note

@@ -241,3 +241,15 @@ def test_webhooks_are_exempt_from_csrf(migrated):
             db.session.execute(db.delete(InboundMessage))
             db.session.commit()
             db.engine.dispose()
+
+
+def test_a_1_long_after_the_checkin_goes_to_staff_as_it_is(book, client, app, dispatch, clock):
+    from clinic.timeutil import parse_aware
+
+    book(TUE_9)
+    complete_and_check_in(app, client, dispatch, clock)
+    clock.now = parse_aware(TUE_9) + timedelta(days=10)
+    r = inbound(client, "1")
+    assert "<Message>" not in r.get_data(as_text=True)
+    followup = one(app, Followup)
+    assert (followup.reason, followup.priority) == ("unrecognised reply", "normal")

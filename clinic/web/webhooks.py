@@ -8,6 +8,7 @@ from twilio.request_validator import RequestValidator
 
 from .. import clock, delivery, replies
 from ..extensions import csrf, db
+from ..validation import parse_id
 
 bp = Blueprint("webhooks", __name__, url_prefix="/sms")
 
@@ -48,8 +49,8 @@ def status():
     code = form.get("ErrorCode", "")
     delivery.record_status(
         db.session, sid=form.get("MessageSid", "")[:64], status=form.get("MessageStatus", ""),
-        error_code=int(code) if code.isascii() and code.isdigit() and len(code) <= 6 else None, now=clock.now(),
-        tz=clock.tz())
+        error_code=int(code) if code.isascii() and code.isdigit() and len(code) <= 6 else None,
+        message_id=parse_id(request.args.get("m")), now=clock.now(), tz=clock.tz())
     return Response(status=204)
 
 

@@ -60,6 +60,7 @@ def upgrade():
     )
     with op.batch_alter_table('message', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_message_appointment_id'), ['appointment_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_message_client_id'), ['client_id'], unique=False)
         batch_op.create_index('ix_message_status_due', ['status', 'due_at'], unique=False)
 
     op.create_table('followup',
@@ -94,6 +95,7 @@ def downgrade():
     op.drop_table('followup')
     with op.batch_alter_table('message', schema=None) as batch_op:
         batch_op.drop_index('ix_message_status_due')
+        batch_op.drop_index(batch_op.f('ix_message_client_id'))
         batch_op.drop_index(batch_op.f('ix_message_appointment_id'))
 
     op.drop_table('message')
