@@ -58,6 +58,19 @@ def issue_token(session: Session, email: str, *, now: datetime) -> str:
     return token
 
 
+def revoke_tokens(session: Session, email: str, *, now: datetime) -> int:
+    """Revokes every API token of a staff account; returns how many were live."""
+    user = session.scalar(select(StaffUser).where(StaffUser.email == email.strip().lower()))
+    if user is None:
+        raise StaffError(f"No staff account for {email}.")
+    live = list(session.scalars(select(ApiToken).where(ApiToken.staff_user_id == user.id,
+                                                       ApiToken.revoked_at.is_(None))))
+    for token in live:
+        token.revoked_at = now
+    session.commit()
+    return len(live)
+
+
 def user_for_token(session: Session, token: str) -> StaffUser | None:
     row = session.scalar(select(ApiToken).where(ApiToken.token_hash == ApiToken.digest(token)))
     if row is None or row.revoked_at is not None or not row.staff_user.active:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -27,8 +27,11 @@ from .models import (
     Service,
 )
 from .rules import CONCERN_LABELS, DEFAULT_RULES, DERMATOLOGIST_CONCERNS, ClinicRules
-from .timeutil import iso_local
+from .timeutil import day_bounds_utc, iso_local
 from .tx import lock, writing
+
+
+BOOKINGS_PER_PHONE_PER_DAY = 5
 
 
 class BookingError(Exception):
@@ -91,8 +94,9 @@ def book(session: Session, req: BookingRequest, *, now: datetime, clinic: Clinic
         try:
             with writing(session, req.client.phone):
                 client = _client_for(session, req.client, now)
+                _check_daily_limit(session, client, now)
                 if service.includes_extraction and client.id is not None:
-                    _check_cadence(session, client.id, req.start, clinic.rules, clinic.tz)
+                    _check_cadence(session, client.id, req.start, now=now, clinic=clinic)
                 provider = _free_provider(session, service, providers, req.start, clinic)
         except _SlotTaken:
             break
@@ -106,6 +110,7 @@ def book(session: Session, req: BookingRequest, *, now: datetime, clinic: Clinic
                 "uses_prescription_topicals": req.uses_prescription_topicals,
                 "concerns": list(req.concerns),
                 "event_date": req.event_date.isoformat() if req.event_date else None,
+                "name_given": req.client.name,  # as typed for this visit
             },
             manage_token=new_token(), created_at=now, updated_at=now, created_by=actor,
         )
@@ -146,8 +151,9 @@ def reschedule(session: Session, appt: Appointment, start: datetime, *, now: dat
     _check_changeable(appt, now)
     service = appt.service
     if provider_id is None:
-        providers = [appt.provider] + [
-            p for p in _candidates(session, service, None) if p.id != appt.provider_id]
+        # The current provider first, when still offering this service; then anyone who does.
+        others = _candidates(session, service, None)
+        providers = sorted(others, key=lambda p: p.id != appt.provider_id)
     else:
         providers = _candidates(session, service, provider_id)
     _check_start(start, service, providers, now=now, clinic=clinic)
@@ -156,7 +162,7 @@ def reschedule(session: Session, appt: Appointment, start: datetime, *, now: dat
             lock(session, appt)
             _check_changeable(appt, now)
             if service.includes_extraction:
-                _check_cadence(session, appt.client_id, start, clinic.rules, clinic.tz,
+                _check_cadence(session, appt.client_id, start, now=now, clinic=clinic,
                                ignore=appt.id)
             provider = _free_provider(session, service, providers, start, clinic,
                                       ignore=appt.id)
@@ -197,14 +203,30 @@ def alternatives(session: Session, service: Service, provider_id: int | None, af
 
 
 def warnings_for(appt: Appointment, clinic: Clinic) -> list[dict]:
+    found = []
     event = (appt.intake or {}).get("event_date")
-    if not event:
-        return []
-    days = (date.fromisoformat(event) - appt.start_at.astimezone(clinic.tz).date()).days
-    if 0 <= days <= clinic.rules.event_soon_days:
-        return [{"code": "event_soon", "message": "Your event is soon after this visit: purging "
-                 "and redness can take a few days to settle."}]
-    return []
+    if event:
+        days = (date.fromisoformat(event) - appt.start_at.astimezone(clinic.tz).date()).days
+        if 0 <= days <= clinic.rules.event_soon_days:
+            found.append({"code": "event_soon", "message": "Your event is soon after this visit: "
+                          "purging and redness can take a few days to settle."})
+    if appt.client.opted_out_at:
+        found.append({"code": "sms_opted_out", "message": "You have opted out of our texts, so "
+                      "you won't get reminders. Text START to us to get them again."})
+    elif appt.client.undeliverable_at:
+        found.append({"code": "sms_undeliverable", "message": "We can't text this number, so "
+                      "you won't get reminders. Keep this page's link."})
+    return found
+
+
+def replace_link(session: Session, appt: Appointment, *, now: datetime, actor: str) -> str:
+    """A new manage token: the old link stops working at once (a forwarded or leaked link)."""
+    with writing(session):
+        lock(session, appt)
+        appt.manage_token, appt.updated_at = new_token(), now
+        _log(session, appt, now, actor, "link_replaced", {})
+    session.commit()
+    return appt.manage_token
 
 
 TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{16,64}")
@@ -315,31 +337,47 @@ class _SlotTaken(Exception):
     pass
 
 
-def _check_cadence(session: Session, client_id: int, start: datetime, rules: ClinicRules,
-                   tz: ZoneInfo, ignore: int | None = None) -> None:
-    gap = rules.extraction_gap
+def _check_cadence(session: Session, client_id: int, start: datetime, *, now: datetime,
+                   clinic: Clinic, ignore: int | None = None) -> None:
+    """Extraction visits of one client fall at least 14 clinic calendar days apart."""
+    gap, tz = clinic.rules.extraction_gap.days, clinic.tz
+    first_day = availability.bookable_window(now, tz, clinic.rules)[0].astimezone(tz).date()
+    since = min(start.astimezone(tz).date(), first_day) - timedelta(days=gap)
     query = (
         select(Appointment.start_at)
         .join(Service, Appointment.service_id == Service.id)
         .where(Appointment.client_id == client_id, Service.includes_extraction,
-               Appointment.status.in_(CADENCE_STATUSES), Appointment.start_at > start - gap)
-        .order_by(Appointment.start_at)
+               Appointment.status.in_(CADENCE_STATUSES),
+               Appointment.start_at >= day_bounds_utc(since, tz)[0])
     )
     if ignore is not None:
         query = query.where(Appointment.id != ignore)
-    others = list(session.scalars(query))
-    candidate = start
-    while clash := [o for o in others if abs(o - candidate) < gap]:
-        candidate = max(clash) + gap
-    if candidate != start:
-        local = candidate.astimezone(tz)
-        raise BookingError(
-            "too_soon",
-            f"Extractions need at least {gap.days} days between visits; the earliest you can "
-            f"book is {local:%A %B} {local.day}, from {local:%H:%M}.",
-            {"start": f"Choose a time on or after {local.date().isoformat()}."},
-            earliest_date=local.date().isoformat(), earliest_start=iso_local(candidate, tz),
-        )
+    taken = {s.astimezone(tz).date() for s in session.scalars(query)}
+    wanted = start.astimezone(tz).date()
+    if not any(abs((wanted - d).days) < gap for d in taken):
+        return
+    earliest = first_day  # the first day that keeps its distance from every visit
+    while clash := [d for d in taken if abs((earliest - d).days) < gap]:
+        earliest = max(clash) + timedelta(days=gap)
+    raise BookingError(
+        "too_soon",
+        f"Extractions need at least {gap} days between visits; the earliest day you can book "
+        f"one is {earliest:%A} {earliest.day} {earliest:%B}.",
+        {"start": f"Choose a day {gap} days or more from your other visits."},
+        earliest_date=earliest.isoformat(),
+    )
+
+
+def _check_daily_limit(session: Session, client: Client, now: datetime) -> None:
+    """Each booking texts the number at once: a phone may book a few times a day, not more."""
+    if client.id is None:
+        return
+    recent = session.scalar(select(func.count(Appointment.id)).where(
+        Appointment.client_id == client.id, Appointment.created_at > now - timedelta(days=1)))
+    if recent >= BOOKINGS_PER_PHONE_PER_DAY:
+        raise BookingError("too_many_bookings", "This number has made several bookings today; "
+                           "please call the clinic to book more.",
+                           {"client.phone": "Too many bookings today for this number."})
 
 
 def _client_for(session: Session, details: ClientDetails, now: datetime) -> Client:
@@ -347,9 +385,9 @@ def _client_for(session: Session, details: ClientDetails, now: datetime) -> Clie
     if client is None:
         client = Client(name=details.name, phone=details.phone, email=details.email)
         session.add(client)
-    else:
-        client.name = details.name
-        client.email = details.email or client.email
+    elif not client.email:
+        # A booking is unauthenticated: it may fill a gap, never overwrite what staff know.
+        client.email = details.email
     client.sms_consent_at = now
     return client
 

@@ -4,12 +4,12 @@ import os
 import sys
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import with_appcontext
 from flask_migrate import upgrade
 
 from . import clock
-from .auth import StaffError, create_staff, issue_token
+from .auth import StaffError, create_staff, issue_token, revoke_tokens
 from .extensions import db
 from .seed import seed_demo
 
@@ -19,6 +19,8 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(create_staff_command)
     app.cli.add_command(issue_token_command)
     app.cli.add_command(demo_command)
+    app.cli.add_command(revoke_tokens_command)
+    app.cli.add_command(replace_link_command)
     from scheduler.cli import scheduler_cli
 
     app.cli.add_command(scheduler_cli)
@@ -61,13 +63,39 @@ def issue_token_command(email: str):
         raise click.ClickException(str(exc)) from None
 
 
+@click.command("revoke-tokens")
+@with_appcontext
+@click.argument("email")
+def revoke_tokens_command(email: str):
+    """Revoke every API token of a staff account."""
+    try:
+        count = revoke_tokens(db.session, email, now=clock.now())
+    except StaffError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"revoked {count} token(s)")
+
+
+@click.command("replace-link")
+@with_appcontext
+@click.argument("visit_id", type=click.IntRange(1, 2**31 - 1))
+def replace_link_command(visit_id: int):
+    """Give a visit a new manage link; the old one stops working."""
+    from .booking import replace_link
+    from .models import Appointment
+
+    appt = db.session.get(Appointment, visit_id)
+    if appt is None:
+        raise click.ClickException(f"No visit {visit_id}.")
+    token = replace_link(db.session, appt, now=clock.now(), actor="staff:cli")
+    click.echo(current_app.config["PUBLIC_BASE_URL"] + f"/manage/{token}")
+
+
 @click.command("demo")
 @with_appcontext
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 def demo_command(host: str, port: int):
     """Migrate, seed and serve the app with SMS printed to the console."""
-    from flask import current_app
     from werkzeug.serving import run_simple
 
     app = current_app._get_current_object()

@@ -41,6 +41,12 @@ class Config:
         self.REMEMBER_COOKIE_SAMESITE = "Lax"
         self.REMEMBER_COOKIE_SECURE = self.SESSION_COOKIE_SECURE
         self.SQLALCHEMY_ENGINE_OPTIONS = engine_options(self.SQLALCHEMY_DATABASE_URI)
+        # Pages send no Referer (Referrer-Policy: no-referrer), so Flask-WTF's HTTPS Referer
+        # check would refuse every form; the session-bound token and SameSite=Lax remain.
+        self.WTF_CSRF_SSL_STRICT = False
+        self.WTF_CSRF_TIME_LIMIT = None  # a manage page left open for hours still works
+        #: How many proxies in front set X-Forwarded-For/-Proto (0: none, trust no header).
+        self.PROXY_COUNT = int(env("PROXY_COUNT", "0") or 0)
         self.CLOCK = None  #: a callable returning aware UTC now; tests replace it
 
 

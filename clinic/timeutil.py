@@ -54,6 +54,8 @@ def parse_aware(text: str) -> datetime:
     value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     if value.tzinfo is None:
         raise ValueError("needs a UTC offset, like 2027-03-15T09:00:00-07:00")
+    if not 2000 <= value.year <= 2200:
+        raise ValueError("out of range")
     return value.astimezone(UTC)
 
 

@@ -6,7 +6,7 @@ import re
 from datetime import date
 
 from .booking import BookingRequest, ClientDetails
-from .phones import normalise_phone
+from .phones import mobile_phone
 from .rules import CONCERNS
 from .timeutil import parse_aware
 
@@ -131,7 +131,7 @@ def parse_booking(payload: dict, region: str) -> BookingRequest:
     raw_phone = f.text(client, "phone", "client.phone", max_len=40)
     if raw_phone is not None:
         try:
-            phone = normalise_phone(raw_phone, region)
+            phone = mobile_phone(raw_phone, region)
         except ValueError as exc:
             f.fail("client.phone", str(exc))
     email = f.text(client, "email", "client.email", required=False, max_len=254)

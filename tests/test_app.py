@@ -133,3 +133,63 @@ def test_migrations_go_down_and_up_again(tmp_path):
         names = set(db.inspect(db.engine).get_table_names())
         db.engine.dispose()
     assert {"appointment", "message", "followup", "inbound_message"} <= names
+
+
+def test_forms_work_over_https_without_a_referer(app, migrated):
+    """Pages send no Referer; Flask-WTF must not demand one over HTTPS."""
+    import re
+
+    config = TestConfig(migrated)
+    config.WTF_CSRF_ENABLED = True
+    app = create_app(config)  # on the seeded database of the `app` fixture
+    http = app.test_client()
+    base = "https://clinic.example"
+    page = http.get("/book/facial/details?start=2027-03-02T09:00:00-08:00", base_url=base)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True))[1]
+    r = http.post("/book/facial/details", base_url=base, data={
+        "csrf_token": token, "start": "2027-03-02T09:00:00-08:00", "name": "Dana Client",
+        "phone": "4155552671", "uses_prescription_topicals": "no"})
+    assert r.status_code == 422  # the form's own answer (no consent), not a CSRF refusal
+    assert b"Please agree to receive text messages" in r.data
+    with app.app_context():
+        db.engine.dispose()
+
+
+def test_a_stale_form_gets_a_page_that_says_what_to_do(migrated):
+    config = TestConfig(migrated)
+    config.WTF_CSRF_ENABLED = True
+    app = create_app(config)
+    r = app.test_client().post("/book/facial/details", data={"csrf_token": "stale"})
+    assert r.status_code == 400
+    assert b"open too long" in r.data
+    with app.app_context():
+        db.engine.dispose()
+
+
+def test_revoke_tokens_cuts_off_the_api(runner, client):
+    runner.invoke(args=["create-staff", "a@clinic.test", "--name", "A"],
+                  input="correct horse battery\n")
+    token = runner.invoke(args=["issue-token", "a@clinic.test"]).output.strip()
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.get("/api/v1/staff/appointments?date=2027-03-02",
+                      headers=headers).status_code == 200
+    result = runner.invoke(args=["revoke-tokens", "a@clinic.test"])
+    assert "revoked 1 token" in result.output
+    assert client.get("/api/v1/staff/appointments?date=2027-03-02",
+                      headers=headers).status_code == 401
+
+
+def test_proxy_count_trusts_forwarded_addresses(migrated):
+    config = TestConfig(migrated)
+    config.PROXY_COUNT = 1
+    app = create_app(config)
+
+    @app.get("/_whoami")
+    def whoami():
+        from flask import request
+        return request.remote_addr
+
+    r = app.test_client().get("/_whoami", headers={"X-Forwarded-For": "203.0.113.7"})
+    assert r.get_data(as_text=True) == "203.0.113.7"
+    with app.app_context():
+        db.engine.dispose()

@@ -100,7 +100,6 @@ def test_second_extraction_within_14_days_is_refused(book, app):
     err = r.json["error"]
     assert err["code"] == "too_soon"
     assert err["earliest_date"] == "2027-03-16"
-    assert err["earliest_start"] == "2027-03-16T10:00:00-07:00"  # same instant + 14 days
     assert count_visits(app) == 1
 
 
@@ -114,12 +113,21 @@ def test_cadence_counts_visits_before_the_new_one_too(book):
     assert book("2027-03-20T09:00:00-07:00").status_code == 201
     r = book("2027-03-10T09:00:00-08:00", service="extraction")
     assert r.json["error"]["code"] == "too_soon"
-    assert r.json["error"]["earliest_date"] == "2027-04-03"
+    # Today is 14 days or more before the 20th: the earliest allowed day is today.
+    assert r.json["error"]["earliest_date"] == "2027-03-01"
+    assert book("2027-03-06T09:00:00-08:00", service="extraction").status_code == 201
 
 
-def test_extraction_exactly_14_days_later_is_allowed(book):
+def test_extraction_14_clinic_days_later_is_allowed_at_any_hour(book):
+    assert book("2027-03-02T14:00:00-08:00", service="extraction").status_code == 201
+    # Fourteen calendar days on, earlier in the day and across the clock change.
+    assert book("2027-03-16T09:00:00-07:00", service="extraction").status_code == 201
+
+
+def test_extraction_13_days_later_is_refused_whatever_the_hour(book):
     assert book(TUE_9, service="extraction").status_code == 201
-    assert book("2027-03-16T10:00:00-07:00", service="extraction").status_code == 201
+    r = book("2027-03-15T16:00:00-07:00", service="extraction")
+    assert r.json["error"]["code"] == "too_soon"
 
 
 def test_cancelled_visits_do_not_count_for_cadence(book, client):
@@ -296,3 +304,44 @@ def test_price_is_kept_at_booking_time(book, app, client):
         db.session.scalar(select(Service).where(Service.slug == "facial")).price_cents = 9500
         db.session.commit()
     assert client.get(f"/api/v1/bookings/{token}").json["booking"]["price_cents"] == 8000
+
+
+def test_foreign_and_landline_numbers_are_refused(book, app):
+    for phone in ("+44 7911 123456", "+1 500 555 0006"):
+        r = book(TUE_9, phone=phone)
+        assert r.status_code == 422, phone
+        assert "client.phone" in r.json["error"]["fields"]
+    assert count_visits(app) == 0
+
+
+def test_a_phone_books_at_most_five_times_a_day(book, client, app):
+    for day in range(2, 7):
+        token = book(f"2027-03-0{day}T09:00:00-08:00").json["booking"]["token"]
+        client.post(f"/api/v1/bookings/{token}/cancel")
+    r = book("2027-03-08T09:00:00-08:00")
+    assert r.status_code == 422
+    assert r.json["error"]["code"] == "too_many_bookings"
+    assert book("2027-03-08T09:00:00-08:00", phone="(415) 555-2672").status_code == 201
+
+
+def test_a_booking_never_overwrites_the_clients_record(book, app):
+    book(TUE_9, client={"name": "Dana Client", "phone": "(415) 555-2671",
+                        "email": "dana@example.com"})
+    r = book("2027-03-20T09:00:00-07:00", client={"name": "Someone Else",
+                                                  "phone": "(415) 555-2671",
+                                                  "email": "other@example.com"})
+    assert r.status_code == 201
+    with app.app_context():
+        person = db.session.scalar(select(Client))
+        assert (person.name, person.email) == ("Dana Client", "dana@example.com")
+        latest = db.session.scalar(select(Appointment).order_by(Appointment.id.desc()))
+        assert latest.intake["name_given"] == "Someone Else"
+
+
+def test_an_opted_out_client_is_told_there_will_be_no_texts(book, app, clock):
+    book(TUE_9)
+    with app.app_context():
+        db.session.scalar(select(Client)).opted_out_at = clock.now
+        db.session.commit()
+    r = book("2027-03-20T09:00:00-07:00")
+    assert [w["code"] for w in r.json["booking"]["warnings"]] == ["sms_opted_out"]

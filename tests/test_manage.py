@@ -205,3 +205,46 @@ def test_day_choice_tells_closed_days_from_full_ones(client, book):
     sunday = page[page.index(">7 Mar<"):page.index(">8 Mar<")]
     assert "Full" in tuesday
     assert "Closed" in sunday
+
+
+def test_details_page_refuses_absurd_times_without_an_error(client):
+    r = client.get("/book/facial/details?start=0001-01-01T00:00:00Z")
+    assert r.status_code == 302
+    r = client.post("/book/facial/details", data={"start": "0001-01-01T00:00:00Z"})
+    assert r.status_code == 302
+
+
+def test_change_time_link_uses_the_clinic_day(client):
+    page = client.get("/book/facial/details?start=2027-03-02T16:00:00-08:00").get_data(
+        as_text=True)
+    assert "/book/facial/2027-03-02" in page
+
+
+def test_reschedule_moves_off_a_provider_who_left(app, book, client):
+    from datetime import time
+
+    from clinic.models import Provider, WorkingHours
+
+    token = book(TUE_9).json["booking"]["token"]
+    with app.app_context():
+        first = db.session.scalar(select(Provider).where(Provider.role == "aesthetician"))
+        first.active = False
+        second = Provider(name="Second aesthetician", role="aesthetician")
+        second.hours = [WorkingHours(weekday=2, starts=time(9), ends=time(17))]
+        db.session.add(second)
+        db.session.commit()
+        second_id = second.id
+    r = client.post(f"/api/v1/bookings/{token}/reschedule",
+                    json={"start": "2027-03-03T11:00:00-08:00"})
+    assert r.status_code == 200
+    assert r.json["booking"]["provider_id"] == second_id
+
+
+def test_replacing_a_link_kills_the_old_one(book, client, runner, app):
+    booking = book(TUE_9).json["booking"]
+    result = runner.invoke(args=["replace-link", str(booking["id"])])
+    assert result.exit_code == 0, result.output
+    new_token = result.output.strip().rsplit("/", 1)[-1]
+    assert new_token != booking["token"]
+    assert client.get(f"/api/v1/bookings/{booking['token']}").status_code == 404
+    assert client.get(f"/api/v1/bookings/{new_token}").status_code == 200

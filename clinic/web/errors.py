@@ -1,6 +1,7 @@
 """Error pages for people and JSON errors for the API, chosen by path."""
 
 from flask import Flask, render_template, request
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from ..api.errors import api_http_error, error_response
@@ -13,6 +14,12 @@ TITLES = {
 
 
 def init_app(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def _csrf(exc):
+        return render_template("errors/page.html", title="This page was open too long",
+                               code=400, detail="Please go back, reload the page and try "
+                               "again. Nothing was changed."), 400
+
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
         api = api_http_error(exc)

@@ -26,6 +26,11 @@ def init_app(app: Flask) -> None:
         local = moment.astimezone(clock.tz())
         return f"{clock_time(local)}, {local.day} {local:%B}"
 
+    @app.template_filter("local_day")
+    def local_day(moment: datetime) -> str:
+        """The clinic's calendar date of an instant, as YYYY-MM-DD."""
+        return moment.astimezone(clock.tz()).date().isoformat()
+
     @app.template_filter("dayname")
     def dayname(day: date) -> str:
         return f"{day:%A} {day.day} {day:%B}"
