@@ -27,9 +27,8 @@ def create_app(config: object | None = None) -> Flask:
     from . import cli, db_setup, logredact, security
     from .api import bp as api_bp
     from .extensions import csrf, db, limiter, login, migrate
-    from .web import booking_bp, health_bp, manage_bp, webhooks_bp
+    from .web import booking_bp, filters, health_bp, manage_bp, webhooks_bp
     from .web import errors as web_errors
-    from .web import filters
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))

@@ -26,10 +26,9 @@ from .models import (
     Provider,
     Service,
 )
-from .rules import CONCERN_LABELS, DEFAULT_RULES, DERMATOLOGIST_CONCERNS, ClinicRules
+from .rules import CONCERN_LABELS, DEFAULT_RULES, DERMATOLOGIST_CONCERNS, ClinicRules, a_role
 from .timeutil import day_bounds_utc, iso_local
 from .tx import lock, writing
-
 
 BOOKINGS_PER_PHONE_PER_DAY = 5
 
@@ -191,7 +190,8 @@ def alternatives(session: Session, service: Service, provider_id: int | None, af
     """The next free starts after a refused one, two weeks at a time up to the horizon."""
     providers = _candidates(session, service, provider_id)
     day = max(after, now).astimezone(clinic.tz).date()
-    last = availability.bookable_window(now, clinic.tz, clinic.rules)[1].astimezone(clinic.tz).date()
+    latest = availability.bookable_window(now, clinic.tz, clinic.rules)[1]
+    last = latest.astimezone(clinic.tz).date()
     found: list[availability.Slot] = []
     while day <= last and len(found) < count:
         chunk_end = day + timedelta(days=13)
@@ -280,10 +280,8 @@ def _candidates(session: Session, service: Service, provider_id: int | None) -> 
                            {"provider_id": f"Unknown provider {provider_id}."})
     if provider.role != service.provider_role:
         raise BookingError("wrong_provider_role",
-                           f"This service is given by a{'n' if service.provider_role[0] in 'aeiou' else ''} "
-                           f"{service.provider_role}.",
-                           {"provider_id": f"Choose a{'n' if service.provider_role[0] in 'aeiou' else ''} "
-                                           f"{service.provider_role}."})
+                           f"This service is given by {a_role(service.provider_role)}.",
+                           {"provider_id": f"Choose {a_role(service.provider_role)}."})
     return [provider]
 
 

@@ -1,7 +1,7 @@
 """An iCalendar file for a client's own calendar."""
 
+from flask import Response, current_app
 from icalendar import Calendar, Event
-from flask import current_app
 
 from .booking import Clinic
 from .models import Appointment
@@ -26,6 +26,12 @@ def ics_for(appt: Appointment, clinic: Clinic) -> bytes:
     event.add("status", "CANCELLED" if appt.status == "cancelled" else "CONFIRMED")
     cal.add_component(event)
     return cal.to_ical()
+
+
+def ics_response(appt: Appointment, clinic: Clinic) -> Response:
+    """The event as a download a phone hands to its calendar."""
+    return Response(ics_for(appt, clinic), mimetype="text/calendar",
+                    headers={"Content-Disposition": 'attachment; filename="visit.ics"'})
 
 
 def _host(url: str) -> str:

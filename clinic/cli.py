@@ -1,4 +1,4 @@
-"""Command line: seed-demo, create-staff, issue-token, demo (db upgrade comes from Flask-Migrate)."""
+"""Command line: seed-demo, staff accounts and tokens, links, demo (db upgrade: Flask-Migrate)."""
 
 import os
 import sys

@@ -18,7 +18,8 @@ class Config:
 
     def __init__(self) -> None:
         env = os.environ.get
-        self.SQLALCHEMY_DATABASE_URI = env("DATABASE_URL") or f"sqlite:///{INSTANCE_DIR / 'clinic.db'}"
+        default_db = f"sqlite:///{INSTANCE_DIR / 'clinic.db'}"
+        self.SQLALCHEMY_DATABASE_URI = env("DATABASE_URL") or default_db
         self.SECRET_KEY = env("SECRET_KEY") or _dev_secret_key()
         self.CLINIC_NAME = env("CLINIC_NAME", "Clear Skin Clinic")
         self.CLINIC_PHONE = env("CLINIC_PHONE", "+14155550100")

@@ -108,7 +108,8 @@ def deliver(session: Session, message_id: int, *, clock: Clock, sender: SmsSende
     try:
         sent = sender.send(to, body, ref=str(message_id))
     except SendError as exc:
-        return _record(session, message_id, clock, lambda m, now: _failed(m, exc, now, tz, rng))
+        return _record(session, message_id, clock,
+                       lambda m, now, error=exc: _failed(m, error, now, tz, rng))
     except Exception:  # it may or may not have gone out: staff decide, nothing resends it
         log.exception("message %s: unexpected error while sending", message_id)
         return _record(session, message_id, clock, lambda m, now: _unknown(m))

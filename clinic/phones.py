@@ -2,7 +2,6 @@
 
 import phonenumbers
 
-
 TEXTABLE = {phonenumbers.PhoneNumberType.MOBILE,
             phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE}
 

@@ -18,6 +18,11 @@ CONCERN_LABELS = {
 CONCERNS = tuple(CONCERN_LABELS)
 
 
+def a_role(role: str) -> str:
+    """'an aesthetician', 'a dermatologist'."""
+    return f"{'an' if role[0] in 'aeiou' else 'a'} {role}"
+
+
 @dataclass(frozen=True)
 class ClinicRules:
     grid: timedelta = timedelta(minutes=15)

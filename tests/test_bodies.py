@@ -5,7 +5,15 @@ from datetime import UTC, datetime
 import pytest
 
 from clinic import bodies
-from clinic.models import MESSAGE_KINDS, Appointment, AppointmentEvent, Client, Message, Provider, Service
+from clinic.models import (
+    MESSAGE_KINDS,
+    Appointment,
+    AppointmentEvent,
+    Client,
+    Message,
+    Provider,
+    Service,
+)
 
 HOSTILE_NAME = "Tretinoin Accutane Rosacea"
 HOSTILE_PROVIDER = "Doctor Spironolactone"
@@ -19,7 +27,8 @@ def message(kind: str) -> Message:
     appt = Appointment(
         service=service, provider=Provider(name=HOSTILE_PROVIDER + "<script>", role="aesthetician"),
         client=Client(name=HOSTILE_NAME + "<script>", phone="+14155552671"),
-        start_at=datetime(2027, 3, 15, 16, tzinfo=UTC), end_at=datetime(2027, 3, 15, 17, tzinfo=UTC),
+        start_at=datetime(2027, 3, 15, 16, tzinfo=UTC),
+        end_at=datetime(2027, 3, 15, 17, tzinfo=UTC),
         manage_token="T" * 32,
         intake={"uses_prescription_topicals": True, "concerns": ["cysts", "pustules", "milia",
                                                                    "infection_signs"],

@@ -1,10 +1,10 @@
 """The booking rules of SPEC section 2, through POST /api/v1/bookings."""
 
+from conftest import payload
 from sqlalchemy import func, select
 
 from clinic.extensions import db
 from clinic.models import Appointment, AppointmentEvent, Client
-from conftest import payload
 
 TUE_9 = "2027-03-02T09:00:00-08:00"
 

@@ -12,12 +12,11 @@ from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 import pytest
+from conftest import payload
 from sqlalchemy import func, select
 
 from clinic.extensions import db
 from clinic.models import Appointment
-
-from conftest import payload
 
 pytestmark = pytest.mark.browser
 
@@ -375,7 +374,8 @@ def test_pages_load_nothing_from_another_host(phone, live_server, client):
     failed: list[str] = []
     phone.page.on("requestfailed", lambda request: failed.append(request.url))
     stylesheets: list[str] = []
-    phone.page.on("response", lambda r: stylesheets.append(r.url) if r.url.endswith(".css") else None)
+    phone.page.on("response",
+                  lambda r: stylesheets.append(r.url) if r.url.endswith(".css") else None)
     for path in paths:
         page = phone.open(path)
         # The stylesheet is applied, so it came from this server and the CSP let it in.

@@ -8,12 +8,12 @@ import urllib.request
 from collections import Counter
 
 import pytest
+from conftest import payload
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from clinic.extensions import db
 from clinic.models import Appointment
-from conftest import payload
 
 SLOT = "2027-03-02T09:00:00-08:00"
 
@@ -113,7 +113,7 @@ def test_a_refused_booking_releases_its_write_lock(app, book, clock):
     import pytest as _pytest
 
     from clinic import booking
-    from clinic.booking import BookingError, BookingRequest, Clinic, ClientDetails
+    from clinic.booking import BookingError, BookingRequest, ClientDetails, Clinic
     from clinic.timeutil import parse_aware
 
     book(SLOT, service="extraction")

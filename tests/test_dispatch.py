@@ -311,8 +311,9 @@ def test_a_backlog_reached_in_quiet_hours_waits_for_the_morning(book, app, dispa
 def test_each_send_reads_the_clock_again(book, app, sms):
     from zoneinfo import ZoneInfo
 
-    from clinic.bodies import render
     from conftest import NOW
+
+    from clinic.bodies import render
 
     for i in range(3):
         book(f"2027-03-0{2 + i}T09:00:00-08:00", phone=f"+1415555{2960 + i:04d}")
@@ -333,9 +334,10 @@ def test_status_callback_before_the_sid_is_stored_is_kept(book, client, app, clo
     """Twilio may call back before the dispatcher has written the SID it was given."""
     from zoneinfo import ZoneInfo
 
+    from conftest import signed_post
+
     from clinic.bodies import render
     from clinic.sms import Sent
-    from conftest import signed_post
 
     class FastCallback:
         def send(self, to, body, ref=None):

@@ -24,7 +24,8 @@ def test_two_dispatcher_processes_send_each_of_2000_messages_once(app, book, dia
         appt = db.session.scalar(select(Appointment))
         db.session.execute(insert(Message), [
             dict(appointment_id=appt.id, client_id=appt.client_id, kind="confirmation",
-                 due_at=clock.now, not_after=appt.start_at, status="scheduled", attempts=0, created_at=clock.now,
+                 due_at=clock.now, not_after=appt.start_at, status="scheduled", attempts=0,
+                 created_at=clock.now,
                  updated_at=clock.now) for _ in range(COUNT - 1)])
         db.session.commit()
     env = {**os.environ, "DATABASE_URL": migrated, "SMS_BACKEND": "twilio",

@@ -8,11 +8,10 @@ from datetime import UTC
 
 import pytest
 import requests
+from fake_twilio import FakeTwilio
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
-
-from fake_twilio import FakeTwilio
 
 TWILIO = "https://api.twilio.com"
 TO, FROM = "+14155552671", "+14155550000"

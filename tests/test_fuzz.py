@@ -16,10 +16,9 @@ from urllib.parse import quote, quote_from_bytes, urlencode
 from zoneinfo import ZoneInfo
 
 import pytest
+from conftest import payload
 from hypothesis import HealthCheck, Phase, currently_in_test_context, event, given, settings
 from hypothesis import strategies as st
-
-from conftest import payload
 
 LA = ZoneInfo("America/Los_Angeles")
 TODAY = date(2027, 3, 1)  # the clinic day of the `clock` fixture

@@ -199,7 +199,8 @@ def test_form_suggests_a_dermatologist_even_with_other_mistakes(client):
 def test_day_choice_tells_closed_days_from_full_ones(client, book):
     # Six facials with their cleanup fill Tuesday 09:00-16:30; nothing fits before 17:00.
     for i, start in enumerate(("09:00", "10:15", "11:30", "12:45", "14:00", "15:15")):
-        assert book(f"2027-03-02T{start}:00-08:00", phone=f"+1415555{2800 + i:04d}").status_code == 201
+        r = book(f"2027-03-02T{start}:00-08:00", phone=f"+1415555{2800 + i:04d}")
+        assert r.status_code == 201
     page = client.get("/book/facial?from=2027-03-01").get_data(as_text=True)
     tuesday = page[page.index(">2 Mar<"):page.index(">3 Mar<")]
     sunday = page[page.index(">7 Mar<"):page.index(">8 Mar<")]

@@ -168,8 +168,9 @@ def test_staff_see_a_visits_messages(client, runner, book, dispatch, clock):
 def test_followups_list_high_priority_first(client, runner, book, app):
     from datetime import timedelta
 
-    from clinic.models import Client, Followup
     from conftest import NOW
+
+    from clinic.models import Client, Followup
 
     headers = staff_headers(runner)
     book("2027-03-02T09:00:00-08:00")

@@ -2,12 +2,12 @@
 
 from datetime import timedelta
 
+from conftest import signed_post
 from sqlalchemy import select
 
 from clinic.extensions import db
 from clinic.models import Client, Message
 from clinic.timeutil import parse_aware
-from conftest import signed_post
 
 FACIAL = "2027-03-04T14:00:00-08:00"  # Thursday
 STAFF_PASSWORD = "correct horse battery"

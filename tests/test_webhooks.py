@@ -1,12 +1,12 @@
-"""Twilio's webhooks: signatures, replies as SPEC section 2 says, statuses that only move forward."""
+"""Twilio's webhooks: signatures, replies as SPEC section 2 says, forward-only statuses."""
 
 from datetime import timedelta
 
+from conftest import signed_post
 from sqlalchemy import func, select
 
 from clinic.extensions import db
 from clinic.models import Appointment, Client, Followup, InboundMessage, Message
-from conftest import signed_post
 
 PHONE = "+14155552671"
 TUE_9 = "2027-03-02T09:00:00-08:00"

@@ -1,12 +1,12 @@
 """Booking by API: create, read, cancel, reschedule, calendar."""
 
-from flask import Response, current_app
+from flask import current_app
 
 from .. import booking, clock
-from ..calendar import ics_for
+from ..calendar import ics_response
 from ..extensions import db, limiter
-from . import bp
 from ..validation import Fields, parse_booking
+from . import bp
 from .errors import ApiError, json_body
 from .serialize import booking_json
 
@@ -52,9 +52,7 @@ def reschedule(token: str):
 
 @bp.get("/bookings/<token>/calendar.ics")
 def calendar(token: str):
-    appt = _by_token(token)
-    return Response(ics_for(appt, clock.clinic()), mimetype="text/calendar",
-                    headers={"Content-Disposition": 'attachment; filename="visit.ics"'})
+    return ics_response(_by_token(token), clock.clinic())
 
 
 def _by_token(token: str):

@@ -6,10 +6,11 @@ from sqlalchemy import select
 from .. import availability, clock
 from ..extensions import db
 from ..models import Provider, Service
+from ..rules import a_role
 from ..timeutil import iso_local
+from ..validation import Fields, parse_id
 from . import bp
 from .errors import ApiError
-from ..validation import Fields, parse_id
 
 
 @bp.get("/services")
@@ -56,8 +57,7 @@ def free_slots():
                            {"provider": f"Unknown provider {provider_id}."})
         if provider.role != service.provider_role:
             raise ApiError(422, "wrong_provider_role", "That provider doesn't offer this service.",
-                           {"provider": f"Choose a{'n' if service.provider_role[0] in 'aeiou' else ''} "
-                                        f"{service.provider_role}."})
+                           {"provider": f"Choose {a_role(service.provider_role)}."})
         candidates = candidates.where(Provider.id == provider_id)
     slots = availability.slots_between(
         db.session, service, list(db.session.scalars(candidates.order_by(Provider.id))),

@@ -28,7 +28,8 @@ def days(slug: str):
     providers = picking.providers_for(service, provider_id)
     first = picking.first_day(request.args.get("from"))
     return render_template(
-        "booking/days.html", service=service, choices=picking.day_choices(service, providers, first),
+        "booking/days.html", service=service,
+        choices=picking.day_choices(service, providers, first),
         providers=picking.providers_for(service), provider_id=provider_id,
         earlier=first - timedelta(days=picking.DAYS_SHOWN), later=first + timedelta(
             days=picking.DAYS_SHOWN), bounds=picking.bookable_range())

@@ -41,4 +41,5 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def _clinic():
-        return {"clinic_name": app.config["CLINIC_NAME"], "clinic_phone": app.config["CLINIC_PHONE"]}
+        return {"clinic_name": app.config["CLINIC_NAME"],
+                "clinic_phone": app.config["CLINIC_PHONE"]}

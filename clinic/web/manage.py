@@ -2,10 +2,10 @@
 
 from datetime import timedelta
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
 from .. import booking, clock
-from ..calendar import ics_for
+from ..calendar import ics_response
 from ..extensions import db, limiter
 from ..timeutil import parse_aware
 from ..validation import parse_id
@@ -82,9 +82,7 @@ def reschedule(token: str):
 
 @bp.get("/<token>/calendar.ics")
 def calendar(token: str):
-    appt = _appointment(token)
-    return Response(ics_for(appt, clock.clinic()), mimetype="text/calendar",
-                    headers={"Content-Disposition": 'attachment; filename="visit.ics"'})
+    return ics_response(_appointment(token), clock.clinic())
 
 
 def _appointment(token: str):
