@@ -50,6 +50,13 @@ class ProviderSchedule:
         return False
 
 
+def bookable_days(now: datetime, tz: ZoneInfo,
+                  rules: ClinicRules = DEFAULT_RULES) -> tuple[date, date]:
+    """The first and last clinic days on which a visit can be booked as of now."""
+    earliest, latest = bookable_window(now, tz, rules)
+    return earliest.astimezone(tz).date(), latest.astimezone(tz).date()
+
+
 @dataclass(frozen=True)
 class Slot:
     start: datetime
@@ -134,9 +141,8 @@ def load_schedules(
     if not ids:
         return []
     start, end = window
-    hours: dict[int, dict[int, list[tuple[time, time]]]] = {pid: {} for pid in ids}
-    for row in session.scalars(select(WorkingHours).where(WorkingHours.provider_id.in_(ids))):
-        hours[row.provider_id].setdefault(row.weekday, []).append((row.starts, row.ends))
+    rows = list(session.scalars(select(WorkingHours).where(WorkingHours.provider_id.in_(ids))))
+    hours = {pid: weekly_hours(r for r in rows if r.provider_id == pid) for pid in ids}
     blocked: dict[int, list[Interval]] = {pid: [] for pid in ids}
     visits = select(Appointment.provider_id, Appointment.start_at, Appointment.busy_until).where(
         Appointment.provider_id.in_(ids),
@@ -158,6 +164,14 @@ def load_schedules(
     return [ProviderSchedule(pid, hours[pid], blocked[pid]) for pid in ids]
 
 
+def weekly_hours(rows) -> dict[int, list[tuple[time, time]]]:
+    """Working-hours rows as weekday -> wall-clock stretches."""
+    hours: dict[int, list[tuple[time, time]]] = {}
+    for row in rows:
+        hours.setdefault(row.weekday, []).append((row.starts, row.ends))
+    return hours
+
+
 def days_window(first_day: date, last_day: date, tz: ZoneInfo) -> Interval:
     """The UTC span covering whole clinic days, with room for a visit's buffer."""
     start, _ = day_bounds_utc(first_day, tz)
@@ -168,9 +182,8 @@ def days_window(first_day: date, last_day: date, tz: ZoneInfo) -> Interval:
 def slots_between(session: Session, service, providers: list[Provider], first: date, last: date,
                   *, now: datetime, clinic, ignore_appointment_id: int | None = None) -> list[Slot]:
     """Free slots of a service over a range of clinic days, clipped to what can be booked."""
-    earliest, latest = bookable_window(now, clinic.tz, clinic.rules)
-    first = max(first, earliest.astimezone(clinic.tz).date())
-    last = min(last, latest.astimezone(clinic.tz).date())
+    first_bookable, last_bookable = bookable_days(now, clinic.tz, clinic.rules)
+    first, last = max(first, first_bookable), min(last, last_bookable)
     if first > last or not providers:
         return []
     schedules = load_schedules(session, providers, days_window(first, last, clinic.tz),

@@ -136,9 +136,10 @@ def cancel(session: Session, appt: Appointment, *, now: datetime, clinic: Clinic
     appt.status = "cancelled"
     appt.cancelled_at = now
     appt.cancelled_by = actor
-    appt.late_change = appt.late_change or _is_late(appt, now, clinic)
+    late = is_late(appt, now, clinic)
+    appt.late_change = appt.late_change or late
     appt.updated_at = now
-    _log(session, appt, now, actor, "cancelled", {"late": _is_late(appt, now, clinic)})
+    _log(session, appt, now, actor, "cancelled", {"late": late})
     careplan.cancel_unsent(session, appt, now=now, note="visit cancelled")
     session.commit()
     return appt
@@ -167,7 +168,7 @@ def reschedule(session: Session, appt: Appointment, start: datetime, *, now: dat
                                       ignore=appt.id)
     except _SlotTaken:
         raise _unavailable(session, service, provider_id, start, now=now, clinic=clinic) from None
-    late = _is_late(appt, now, clinic)
+    late = is_late(appt, now, clinic)
     detail = {"from": appt.start_at.isoformat(), "to": start.isoformat(),
               "from_provider_id": appt.provider_id, "to_provider_id": provider.id, "late": late}
     appt.provider = provider
@@ -190,8 +191,7 @@ def alternatives(session: Session, service: Service, provider_id: int | None, af
     """The next free starts after a refused one, two weeks at a time up to the horizon."""
     providers = _candidates(session, service, provider_id)
     day = max(after, now).astimezone(clinic.tz).date()
-    latest = availability.bookable_window(now, clinic.tz, clinic.rules)[1]
-    last = latest.astimezone(clinic.tz).date()
+    last = availability.bookable_days(now, clinic.tz, clinic.rules)[1]
     found: list[availability.Slot] = []
     while day <= last and len(found) < count:
         chunk_end = day + timedelta(days=13)
@@ -312,9 +312,7 @@ def _check_start(start: datetime, service: Service, providers: list[Provider], *
 
 
 def _works(provider: Provider, start: datetime, end: datetime, tz: ZoneInfo) -> bool:
-    hours: dict[int, list] = {}
-    for row in provider.hours:
-        hours.setdefault(row.weekday, []).append((row.starts, row.ends))
+    hours = availability.weekly_hours(provider.hours)
     return availability.ProviderSchedule(provider.id, hours).works(start, end, tz)
 
 
@@ -339,7 +337,7 @@ def _check_cadence(session: Session, client_id: int, start: datetime, *, now: da
                    clinic: Clinic, ignore: int | None = None) -> None:
     """Extraction visits of one client fall at least 14 clinic calendar days apart."""
     gap, tz = clinic.rules.extraction_gap.days, clinic.tz
-    first_day = availability.bookable_window(now, tz, clinic.rules)[0].astimezone(tz).date()
+    first_day = availability.bookable_days(now, tz, clinic.rules)[0]
     since = min(start.astimezone(tz).date(), first_day) - timedelta(days=gap)
     query = (
         select(Appointment.start_at)
@@ -414,6 +412,16 @@ def _unavailable(session: Session, service: Service, provider_id: int | None, st
     )
 
 
+def can_change(appt: Appointment, now: datetime) -> bool:
+    """Whether the client may still cancel or move the visit from its link."""
+    return appt.status in CHANGEABLE_STATUSES and now < appt.start_at
+
+
+def is_late(appt: Appointment, now: datetime, clinic: Clinic) -> bool:
+    """A change within 24 h of the start is recorded as late."""
+    return appt.start_at - now < clinic.rules.late_change
+
+
 def _check_changeable(appt: Appointment, now: datetime) -> None:
     if appt.status not in CHANGEABLE_STATUSES:
         raise BookingError("not_changeable", f"This visit is {appt.status.replace('_', ' ')} "
@@ -421,10 +429,6 @@ def _check_changeable(appt: Appointment, now: datetime) -> None:
     if now >= appt.start_at:
         raise BookingError("too_late", "This visit has already started; please call the clinic.",
                            status=409)
-
-
-def _is_late(appt: Appointment, now: datetime, clinic: Clinic) -> bool:
-    return appt.start_at - now < clinic.rules.late_change
 
 
 def _log(session: Session, appt: Appointment, now: datetime, actor: str, action: str,

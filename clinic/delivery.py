@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .dispatch import schedule_retry
+from .dispatch import record_failure
 from .models import Message
 from .sms import classify
 from .tx import dialect, writing
@@ -40,8 +40,9 @@ def record_status(session: Session, *, sid: str, status: str, error_code: int | 
         message.provider_sid = sid
         message.updated_at = now
         if new == "failed":
-            message.error_code = error_code
-            result = _failed(message, error_code, now=now, tz=tz, rng=rng or random.Random())
+            why = f"carrier error {error_code}" if error_code else "failed"
+            result = record_failure(message, classify(error_code), code=error_code, why=why,
+                                    now=now, tz=tz, rng=rng or random.Random())
         else:
             message.status = result = new
     session.commit()
@@ -58,15 +59,3 @@ def _message(session: Session, sid: str, message_id: int | None) -> Message | No
                                              Message.provider_sid.is_(None)))
     return message
 
-
-def _failed(message: Message, code: int | None, *, now: datetime, tz: ZoneInfo,
-            rng: random.Random) -> str:
-    outcome = classify(code)
-    if outcome == "opted_out":
-        message.client.opted_out_at = now
-    elif outcome == "undeliverable":
-        message.client.undeliverable_at = now
-    elif outcome == "retry":
-        return schedule_retry(message, now=now, tz=tz, rng=rng, why=f"carrier error {code}")
-    message.status, message.note = "failed", f"carrier error {code}" if code else "failed"
-    return "failed"

@@ -229,17 +229,22 @@ def _unknown(message: Message) -> str:
 
 def _failed(message: Message, exc: SendError, now: datetime, tz: ZoneInfo,
             rng: random.Random) -> str:
-    message.error_code = exc.code
-    outcome = exc.outcome
-    log.warning("send of message %s failed: %s (%s)", message.id, exc, outcome)
+    log.warning("send of message %s failed: %s (%s)", message.id, exc, exc.outcome)
+    return record_failure(message, exc.outcome, code=exc.code, why=str(exc), now=now, tz=tz,
+                          rng=rng)
+
+
+def record_failure(message: Message, outcome: str, *, code: int | None, why: str,
+                   now: datetime, tz: ZoneInfo, rng: random.Random) -> str:
+    """What a failed send means, whether Twilio refused it or a carrier did later (SPEC 4)."""
+    message.error_code = code
+    if outcome == "retry":
+        return schedule_retry(message, now=now, tz=tz, rng=rng, why=why)
     if outcome == "opted_out":
         message.client.opted_out_at = now
-        message.status, message.note = "failed", "number has opted out (21610)"
+        why = f"number has opted out ({code})"
     elif outcome == "undeliverable":
         message.client.undeliverable_at = now
-        message.status, message.note = "failed", f"undeliverable ({exc.code})"
-    elif outcome == "retry":
-        return schedule_retry(message, now=now, tz=tz, rng=rng, why=str(exc))
-    else:
-        message.status, message.note = "failed", str(exc)
+        why = f"undeliverable ({code})"
+    message.status, message.note = "failed", why
     return "failed"

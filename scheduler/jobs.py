@@ -1,4 +1,5 @@
-"""The periodic jobs. Each opens an app context and calls the domain with a clock and sender."""
+"""The periodic jobs. Each opens an app context (whose end removes the database session) and
+calls the domain with a clock and sender."""
 
 from __future__ import annotations
 
@@ -30,7 +31,6 @@ def send_due(app: Flask, now: datetime | None = None) -> Counter:
                                        stop=STOP)
         finally:
             close(sender)
-            db.session.remove()
     if counts:
         log.info("sent due messages: %s", dict(counts))
     return counts
@@ -39,7 +39,6 @@ def send_due(app: Flask, now: datetime | None = None) -> Counter:
 def complete_unclosed(app: Flask, now: datetime | None = None) -> int:
     with app.app_context():
         done = visits.complete_unclosed(db.session, now=now or clock.now(), tz=clock.tz())
-        db.session.remove()
     if done:
         log.info("completed %d visits nobody closed", done)
     return done
@@ -48,7 +47,6 @@ def complete_unclosed(app: Flask, now: datetime | None = None) -> int:
 def recover_stuck(app: Flask, now: datetime | None = None) -> int:
     with app.app_context():
         stuck = dispatch.recover_stuck(db.session, now=now or clock.now())
-        db.session.remove()
     if stuck:
         log.warning("%d messages were interrupted mid-send and are marked unknown", stuck)
     return stuck

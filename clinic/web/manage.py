@@ -19,8 +19,8 @@ def show(token: str):
     appt = _appointment(token)
     now = clock.now()
     clinic = clock.clinic()
-    changeable = appt.status in ("booked", "confirmed") and now < appt.start_at
-    late = changeable and appt.start_at - now < clinic.rules.late_change
+    changeable = booking.can_change(appt, now)
+    late = changeable and booking.is_late(appt, now, clinic)
     return render_template("manage/show.html", appt=appt, changeable=changeable, late=late,
                            warnings=booking.warnings_for(appt, clinic))
 

@@ -62,5 +62,4 @@ def parse_day(text: str | None) -> date | None:
 
 def bookable_range() -> tuple[date, date]:
     clinic = clock.clinic()
-    earliest, latest = availability.bookable_window(clock.now(), clinic.tz, clinic.rules)
-    return earliest.astimezone(clinic.tz).date(), latest.astimezone(clinic.tz).date()
+    return availability.bookable_days(clock.now(), clinic.tz, clinic.rules)
