@@ -1,10 +1,17 @@
-"""Sending what is due: claim, check, send, record. Each text goes out at most once.
+"""Sending what is due, and settling sends whose answer was lost. Each text goes out at most once.
 
-A row is claimed (status `sending`, attempt counted) and committed before the API call; its
-provider SID is stored after. On PostgreSQL claims skip rows another dispatcher has locked, so
-several can run side by side. A row a crash left in `sending` becomes `unknown` for staff.
-Every write happens in a write transaction (`tx.writing`), and every step reads the clock anew:
-a run during a slow outage must not act on a stale "now".
+- The next due row is checked, rendered and claimed (`sending`, attempt counted, `check_at`
+  set) in one write transaction, committed right before its own API call; the SID is stored
+  after. On PostgreSQL the claim skips rows another dispatcher holds, so several run side by
+  side. A crash therefore leaves at most the one text in flight without an answer.
+- A send whose answer was lost (a read timeout, a connection dropped after the request went
+  out) stays `sending`; so does a claim whose dispatcher died. Once its `check_at` passes,
+  Twilio's message list is asked: found, its SID is kept; not found, it is sent again, the
+  attempt counted. When Twilio cannot say for an hour, the row becomes `unknown` for staff.
+- Every write happens in a write transaction (`tx.writing`), and every step reads the clock
+  anew: a run during a slow outage must not act on a stale "now".
+
+The README's "Texts" section states these rules for people.
 """
 
 from __future__ import annotations
@@ -21,8 +28,15 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from .careplan import IMMEDIATE, quiet
-from .models import CADENCE_STATUSES, CHANGEABLE_STATUSES, Appointment, Message, Service
-from .sms import SendError, SmsSender
+from .models import (
+    CADENCE_STATUSES,
+    CHANGEABLE_STATUSES,
+    Appointment,
+    Message,
+    MessageEvent,
+    Service,
+)
+from .sms import SendError, Sent, SmsSender
 from .tx import dialect, writing
 
 log = logging.getLogger(__name__)
@@ -30,10 +44,14 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
 BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_CAP = timedelta(minutes=30)
-#: A claim older than this without an answer was interrupted. A batch's sends, each bounded by
-#: the Twilio timeout, finish well within it.
-STALE_CLAIM = timedelta(minutes=10)
-BATCH = 20
+#: A send is answered within the Twilio timeout (seconds); a claim with no answer by then
+#: belonged to a dispatcher that died, and is checked with Twilio.
+CLAIM_TIMEOUT = timedelta(minutes=5)
+#: How long after a lost answer Twilio's message list is read, so the text has time to show.
+SETTLE = timedelta(minutes=1)
+#: A lookup that failed is tried again this often, for this long, before staff are asked.
+RECHECK = timedelta(minutes=2)
+GIVE_UP_CHECKING = timedelta(hours=1)
 PRE_VISIT = ("confirmation", "pre_visit_pause", "reminder")
 
 Render = Callable[[Message], str]
@@ -43,89 +61,77 @@ Clock = Callable[[], datetime]
 def send_due(session: Session, *, clock: Clock, sender: SmsSender, render: Render,
              tz: ZoneInfo, stop: threading.Event | None = None,
              rng: random.Random | None = None) -> Counter:
-    """Sends every text due, batch by batch, until none is due or `stop` is set."""
+    """Sends every text due, one claim at a time, until none is due or `stop` is set."""
     counts: Counter = Counter()
     rng = rng or random.Random()
     while not (stop and stop.is_set()):
-        claimed = claim(session, now=clock(), limit=BATCH)
-        for position, message_id in enumerate(claimed):
-            if stop and stop.is_set():
-                release(session, claimed[position:], now=clock())
-                return counts
-            counts[deliver(session, message_id, clock=clock, sender=sender, render=render,
-                           tz=tz, rng=rng)] += 1
-        if len(claimed) < BATCH:
+        outcome = send_next(session, clock=clock, sender=sender, render=render, tz=tz, rng=rng)
+        if outcome is None:
             break
+        counts[outcome] += 1
     return counts
 
 
-def claim(session: Session, *, now: datetime, limit: int) -> list[int]:
-    """Marks up to `limit` due rows as `sending` and commits, before any is sent."""
-    query = (select(Message).where(Message.status == "scheduled", Message.due_at <= now)
-             .order_by(Message.due_at, Message.id).limit(limit))
+def send_next(session: Session, *, clock: Clock, sender: SmsSender, render: Render,
+              tz: ZoneInfo, rng: random.Random) -> str | None:
+    """The earliest due text: checked and claimed under its lock, sent, recorded.
+
+    Returns what happened to it, or None when nothing is due.
+    """
     with writing(session):
-        if dialect(session) == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        rows = list(session.scalars(query))
-        for row in rows:
-            row.status, row.claimed_at, row.updated_at = "sending", now, now
-            row.attempts += 1
-    session.commit()
-    return [row.id for row in rows]
-
-
-def release(session: Session, ids: list[int], *, now: datetime) -> None:
-    """Hands back claimed rows not yet sent (a stop between two sends)."""
-    with writing(session):
-        for row in session.scalars(select(Message).where(Message.id.in_(ids),
-                                                         Message.status == "sending")):
-            row.status, row.attempts, row.updated_at = "scheduled", row.attempts - 1, now
-    session.commit()
-
-
-def deliver(session: Session, message_id: int, *, clock: Clock, sender: SmsSender,
-            render: Render, tz: ZoneInfo, rng: random.Random) -> str:
-    """One claimed text: checked and rendered under the write lock, sent, recorded."""
-    with writing(session):
-        message = _locked(session, message_id)
-        if message is None or message.status != "sending":
-            session.rollback()
-            return "gone"  # a stale claim already recovered as unknown
         now = clock()
-        outcome = _hold_back(session, message, now, tz)
-        if outcome is None:
-            try:
-                message.body = render(message)
-            except Exception:  # a broken template must not strand the batch
-                log.exception("message %s could not be rendered", message_id)
-                outcome = schedule_retry(message, now=now, tz=tz, rng=rng,
-                                         why="could not be prepared")
+        message = _next(session, (Message.status == "scheduled", Message.due_at <= now),
+                        (Message.due_at, Message.id))
+        if message is None:
+            session.rollback()
+            return None
+        outcome = _claim(session, message, now, tz, rng, render)
         message.updated_at = now
-        to, body = message.client.phone, message.body
+        message_id, to, body = message.id, message.client.phone, message.body
     session.commit()
-    if outcome is not None:
+    if outcome != "claimed":
         return outcome
     try:
         sent = sender.send(to, body, ref=str(message_id))
     except SendError as exc:
         return _record(session, message_id, clock,
                        lambda m, now, error=exc: _failed(m, error, now, tz, rng))
-    except Exception:  # it may or may not have gone out: staff decide, nothing resends it
+    except Exception:  # a bug after the request may have gone out: ask Twilio, never resend
         log.exception("message %s: unexpected error while sending", message_id)
-        return _record(session, message_id, clock, lambda m, now: _unknown(m))
-    return _record(session, message_id, clock, lambda m, now: _sent(m, sent.sid, now))
+        error = SendError("unexpected error while sending", unsure=True)
+        return _record(session, message_id, clock, lambda m, now: _unsure(m, error, now))
+    return _record(session, message_id, clock, lambda m, now: _sent(m, sent, now))
 
 
-def recover_stuck(session: Session, *, now: datetime) -> int:
-    """Rows left in `sending` by a crash: `unknown`, for staff to check, never resent blindly."""
-    with writing(session):
-        rows = list(session.scalars(select(Message).where(
-            Message.status == "sending", Message.claimed_at < now - STALE_CLAIM)))
-        for row in rows:
-            _unknown(row)
-            row.updated_at = now
-    session.commit()
-    return len(rows)
+def settle_unsure(session: Session, *, clock: Clock, sender: SmsSender, tz: ZoneInfo,
+                  stop: threading.Event | None = None,
+                  rng: random.Random | None = None) -> Counter:
+    """Asks Twilio about every send past its `check_at` with no answer, one at a time."""
+    counts: Counter = Counter()
+    rng = rng or random.Random()
+    while not (stop and stop.is_set()):
+        with writing(session):
+            now = clock()
+            message = _next(session, (Message.status == "sending", Message.check_at <= now),
+                            (Message.check_at, Message.id))
+            if message is None:
+                session.rollback()
+                break
+            message.check_at = now + RECHECK  # ours to ask about; asked again if we die
+            message_id, to, body = message.id, message.client.phone, message.body or ""
+            since = message.claimed_at or message.created_at
+        session.commit()
+        try:
+            found = sender.find(to, body, since)
+        except Exception as exc:  # any failure to ask is only a failed lookup
+            why = str(exc) if isinstance(exc, SendError) else exc.__class__.__name__
+            counts[_record(session, message_id, clock,
+                           lambda m, now, why=why: _lookup_failed(m, why, now))] += 1
+            continue
+        counts[_record(session, message_id, clock,
+                       lambda m, now, found=found: _looked_up(session, m, found, now, tz,
+                                                              rng))] += 1
+    return counts
 
 
 def backoff(attempt: int, rng: random.Random) -> timedelta:
@@ -138,16 +144,27 @@ def schedule_retry(message: Message, *, now: datetime, tz: ZoneInfo, rng: random
                    why: str) -> str:
     """Puts a failed send back in line, or gives up after five attempts or past its moment."""
     if message.attempts >= MAX_ATTEMPTS:
-        message.status, message.note = "failed", f"{why}; gave up after {message.attempts} attempts"
+        message.status = "failed"
+        message.note = _note(f"{why}; gave up after {message.attempts} attempts")
         return "failed"
     due = now + backoff(message.attempts, rng)
     if message.kind not in IMMEDIATE:
         due = quiet(due, tz)
     if message.not_after and due >= message.not_after:
-        message.status, message.note = "failed", f"{why}; a retry would arrive after the visit"
+        message.status = "failed"
+        message.note = _note(f"{why}; a retry would arrive after the visit")
         return "failed"
-    message.status, message.due_at, message.note = "scheduled", due, f"{why}; retrying"
+    message.status, message.due_at, message.note = "scheduled", due, _note(f"{why}; retrying")
     return "retry"
+
+
+def _next(session: Session, where: tuple, order: tuple) -> Message | None:
+    """The first row matching, locked; on PostgreSQL rows other dispatchers hold are skipped."""
+    query = (select(Message).where(*where).order_by(*order).limit(1)
+             .execution_options(populate_existing=True))
+    if dialect(session) == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return session.scalar(query)
 
 
 def _locked(session: Session, message_id: int) -> Message | None:
@@ -157,6 +174,23 @@ def _locked(session: Session, message_id: int) -> Message | None:
     if dialect(session) == "postgresql":
         query = query.with_for_update()
     return session.scalar(query)
+
+
+def _claim(session: Session, message: Message, now: datetime, tz: ZoneInfo,
+           rng: random.Random, render: Render) -> str:
+    """Checks a due row and marks it `sending`, attempt counted; or says why it waits."""
+    outcome = _hold_back(session, message, now, tz)
+    if outcome is not None:
+        return outcome
+    message.attempts += 1
+    try:
+        message.body = render(message)
+    except Exception:  # a broken template must not stop the texts behind it
+        log.exception("message %s could not be rendered", message.id)
+        return schedule_retry(message, now=now, tz=tz, rng=rng, why="could not be prepared")
+    message.status, message.claimed_at = "sending", now
+    message.check_at = now + CLAIM_TIMEOUT
+    return "claimed"
 
 
 def _hold_back(session: Session, message: Message, now: datetime, tz: ZoneInfo) -> str | None:
@@ -171,8 +205,7 @@ def _hold_back(session: Session, message: Message, now: datetime, tz: ZoneInfo) 
         if message.not_after and later >= message.not_after:
             message.status, message.note = "skipped", "quiet hours until the visit"
             return "skipped"
-        message.status, message.due_at, message.attempts = "scheduled", later, message.attempts - 1
-        message.note = "held for quiet hours"
+        message.status, message.due_at, message.note = "scheduled", later, "held for quiet hours"
         return "held"
     return None
 
@@ -205,38 +238,78 @@ def _has_later_extraction(session: Session, appt: Appointment) -> bool:
 
 
 def _record(session: Session, message_id: int, clock: Clock, change) -> str:
+    """Applies what a send or a lookup said, under the row's lock, and keeps it in history."""
     with writing(session):
         message = _locked(session, message_id)
         now = clock()
         outcome = change(message, now)
-        message.updated_at = now
+        if outcome != "gone":
+            message.updated_at = now
+            session.add(MessageEvent(message=message, at=now, outcome=outcome,
+                                     error_code=message.error_code, note=message.note))
     session.commit()
     return outcome
 
 
-def _sent(message: Message, sid: str, now: datetime) -> str:
-    message.provider_sid, message.sent_at = sid, now
+def _sent(message: Message, sent: Sent, now: datetime) -> str:
+    message.provider_sid, message.sent_at, message.check_at = sent.sid, now, None
     if message.status in ("sending", "unknown"):  # a callback may already have moved it on
-        message.status = "sent"
+        message.status, message.note, message.error_code = "sent", None, None
     return "sent"
 
 
-def _unknown(message: Message) -> str:
-    message.status = "unknown"
-    message.note = "interrupted while sending: check before resending"
+def _unsure(message: Message, error: SendError, now: datetime) -> str:
+    """The request went out and no answer came: ask Twilio once the text could show there."""
+    message.check_at = now + SETTLE
+    message.note = _note(f"{error}; asking Twilio whether it went out")
+    return "unsure"
+
+
+def _looked_up(session: Session, message: Message, found: Sent | None, now: datetime,
+               tz: ZoneInfo, rng: random.Random) -> str:
+    if message.status != "sending":
+        return "gone"  # a status callback settled it meanwhile
+    if found is not None and not session.scalar(
+            select(exists().where(Message.provider_sid == found.sid))):
+        message.provider_sid, message.sent_at, message.check_at = found.sid, now, None
+        message.status = "delivered" if found.status in ("delivered", "read") else "sent"
+        message.note = message.error_code = None
+        return "found"
+    message.check_at = None
+    outcome = schedule_retry(message, now=now, tz=tz, rng=rng,
+                             why="not in Twilio's message list")
+    return "resend" if outcome == "retry" else outcome
+
+
+def _lookup_failed(message: Message, why: str, now: datetime) -> str:
+    if message.status != "sending":
+        return "gone"
+    if now - (message.claimed_at or now) < GIVE_UP_CHECKING:
+        message.note = _note(f"Twilio could not say whether it went out ({why}); asking again")
+        return "rechecking"
+    message.status, message.check_at = "unknown", None
+    message.note = _note(f"Twilio could not say for an hour whether it went out ({why}): "
+                         "check before resending")
     return "unknown"
 
 
-def _failed(message: Message, exc: SendError, now: datetime, tz: ZoneInfo,
+def _failed(message: Message, error: SendError, now: datetime, tz: ZoneInfo,
             rng: random.Random) -> str:
-    log.warning("send of message %s failed: %s (%s)", message.id, exc, exc.outcome)
-    return record_failure(message, exc.outcome, code=exc.code, why=str(exc), now=now, tz=tz,
-                          rng=rng)
+    log.warning("send of message %s failed: %s (%s)", message.id, error, error.outcome)
+    if error.outcome == "unsure":
+        return _unsure(message, error, now)
+    message.check_at = None
+    return record_failure(message, error.outcome, code=error.code, why=str(error), now=now,
+                          tz=tz, rng=rng)
+
+
+def _note(text: str) -> str:
+    return text[:200]
 
 
 def record_failure(message: Message, outcome: str, *, code: int | None, why: str,
                    now: datetime, tz: ZoneInfo, rng: random.Random) -> str:
-    """What a failed send means, whether Twilio refused it or a carrier did later (SPEC 4)."""
+    """What a failed send means, whether Twilio refused it or a carrier did later."""
     message.error_code = code
     if outcome == "retry":
         return schedule_retry(message, now=now, tz=tz, rng=rng, why=why)
@@ -246,5 +319,5 @@ def record_failure(message: Message, outcome: str, *, code: int | None, why: str
     elif outcome == "undeliverable":
         message.client.undeliverable_at = now
         why = f"undeliverable ({code})"
-    message.status, message.note = "failed", why
+    message.status, message.note = "failed", _note(why)
     return "failed"

@@ -222,13 +222,17 @@ class Message(db.Model):
     provider_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
     error_code: Mapped[int | None] = mapped_column(Integer)
     note: Mapped[str | None] = mapped_column(String(200))  #: why skipped, failed or retried
-    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  #: last handed to Twilio
+    #: While `sending`: when to ask Twilio whether it went out, if no answer has come by then.
+    check_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     appointment: Mapped[Appointment] = relationship()
     client: Mapped[Client] = relationship()
+    history: Mapped[list[MessageEvent]] = relationship(
+        order_by="MessageEvent.id", back_populates="message")
 
     __table_args__ = (
         CheckConstraint(
@@ -237,6 +241,20 @@ class Message(db.Model):
         # The dispatcher's poll: due rows, earliest first; cost follows what is due.
         Index("ix_message_status_due", "status", "due_at"),
     )
+
+
+class MessageEvent(db.Model):
+    """One step in a text's life after it was first handed over: each attempt's outcome and
+    what Twilio's message list said about a send whose answer was lost."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("message.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    outcome: Mapped[str] = mapped_column(String(12))  #: sent, retry, failed, unsure, found, ...
+    error_code: Mapped[int | None] = mapped_column(Integer)
+    note: Mapped[str | None] = mapped_column(String(200))
+
+    message: Mapped[Message] = relationship(back_populates="history")
 
 
 class InboundMessage(db.Model):

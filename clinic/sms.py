@@ -1,4 +1,10 @@
-"""Sending a text: one small interface, with console, memory and Twilio implementations."""
+"""Sending a text: one small interface, with console, memory and Twilio implementations.
+
+A sender either returns the provider's SID or raises `SendError`, which says whether the text
+certainly did not go out (safe to retry, or not worth it) or may have gone out (`unsure`: the
+request reached the provider and no answer came back). `find` asks the provider whether a text
+went out, so an unsure send is settled by looking, never by sending it again blindly.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +12,18 @@ import secrets
 import sys
 import threading
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from .phones import masked
 
-#: Twilio codes that mean the number will not take texts from us (SPEC section 4).
+#: Twilio codes that mean the number will not take texts from us (README, "Texts").
 OPTED_OUT = {21610}
 UNDELIVERABLE = {21211, 21614, 30005, 30006}
 RETRYABLE = {20429, 30003, 30008}
+#: How many of a number's newest texts a lookup reads, and how far Twilio's clock may differ.
+LOOKUP_LIMIT = 50
+CLOCK_SKEW = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -23,16 +33,24 @@ class Sent:
 
 
 class SendError(Exception):
-    """A send that failed; `code` is Twilio's error code when there is one."""
+    """A send that failed; `code` is Twilio's error code when there is one.
+
+    `timeout`: no connection could be made, so nothing was sent (retry). `unsure`: the request
+    went out and its answer did not come back (a read timeout, a dropped connection), so the
+    text may have been sent.
+    """
 
     def __init__(self, message: str, *, code: int | None = None, http_status: int | None = None,
-                 timeout: bool = False) -> None:
+                 timeout: bool = False, unsure: bool = False) -> None:
         super().__init__(message)
         self.code, self.http_status, self.timeout = code, http_status, timeout
+        self.unsure = unsure
 
     @property
     def outcome(self) -> str:
-        """'opted_out', 'undeliverable', 'retry' or 'failed'."""
+        """'opted_out', 'undeliverable', 'retry', 'unsure' or 'failed'."""
+        if self.unsure:
+            return "unsure"
         return classify(self.code, self.http_status, self.timeout)
 
 
@@ -49,6 +67,12 @@ def classify(code: int | None, http_status: int | None = None, timeout: bool = F
 class SmsSender(Protocol):
     def send(self, to: str, body: str, ref: str | None = None) -> Sent:
         """Sends one text; `ref` is our message id, echoed back in status callbacks."""
+
+    def find(self, to: str, body: str, since: datetime) -> Sent | None:
+        """The text with this body sent to `to` from our sender since then, or None.
+
+        Raises SendError when the provider cannot be asked.
+        """
 
 
 def close(sender: SmsSender) -> None:
@@ -70,13 +94,22 @@ class ConsoleSender:
               flush=True)
         return Sent(sid)
 
+    def find(self, to: str, body: str, since: datetime) -> Sent | None:
+        return None  # a printout leaves nothing to ask: the demo prints it again
+
 
 @dataclass
 class MemorySender:
-    """Keeps texts in a list for tests; `fail_with` scripts errors for the next sends."""
+    """Keeps texts in a list for tests.
+
+    `fail_with` scripts errors for the next sends; `lose_answers` counts sends that go out but
+    whose answer is lost (they raise an unsure SendError); `find_fails` makes lookups fail.
+    """
 
     sent: list[tuple[str, str, str]] = field(default_factory=list)
     fail_with: list[SendError] = field(default_factory=list)
+    lose_answers: int = 0
+    find_fails: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def send(self, to: str, body: str, ref: str | None = None) -> Sent:
@@ -85,7 +118,17 @@ class MemorySender:
                 raise self.fail_with.pop(0)
             sid = "SM" + secrets.token_hex(16)
             self.sent.append((sid, to, body))
+            if self.lose_answers:
+                self.lose_answers -= 1
+                raise SendError("no answer from the provider", unsure=True)
             return Sent(sid)
+
+    def find(self, to: str, body: str, since: datetime) -> Sent | None:
+        with self._lock:
+            if self.find_fails:
+                raise SendError("the provider's message list did not answer", timeout=True)
+            return next((Sent(sid) for sid, t, b in reversed(self.sent)
+                         if (t, b) == (to, body)), None)
 
 
 class TwilioSender:
@@ -104,7 +147,6 @@ class TwilioSender:
         self.client = Client(account_sid, auth_token, http_client=http)
 
     def send(self, to: str, body: str, ref: str | None = None) -> Sent:
-        from requests import RequestException
         from twilio.base.exceptions import TwilioRestException
 
         callback = self.status_callback
@@ -121,15 +163,55 @@ class TwilioSender:
         except TwilioRestException as exc:
             raise SendError(f"Twilio {exc.status}: {exc.code}", code=exc.code,
                             http_status=exc.status) from None
-        except RequestException as exc:
-            raise SendError(f"no answer from Twilio ({exc.__class__.__name__})",
-                            timeout=True) from None
+        except Exception as exc:  # whatever broke: say whether it may have gone out
+            raise _transport_error(exc) from None
         return Sent(message.sid, message.status or "queued")
+
+    def find(self, to: str, body: str, since: datetime) -> Sent | None:
+        """Looks through the newest texts to `to` from our sender for this body.
+
+        Not filtered by DateSent: a text Twilio has accepted but not yet handed to a carrier
+        has no sent date, and it is exactly the one looked for.
+        """
+        from twilio.base.exceptions import TwilioRestException
+
+        sender = {} if self.service_sid else {"from_": self.from_number}
+        try:
+            recent = self.client.messages.list(to=to, limit=LOOKUP_LIMIT, **sender)
+        except TwilioRestException as exc:
+            raise SendError(f"Twilio {exc.status}: {exc.code} while listing", code=exc.code,
+                            http_status=exc.status) from None
+        except Exception as exc:  # a lookup that broke is only a lookup
+            raise SendError(f"Twilio's message list did not answer "
+                            f"({exc.__class__.__name__})", timeout=True) from None
+        earliest = since - CLOCK_SKEW
+        for message in recent:
+            if (message.body == body and message.date_created is not None
+                    and message.date_created >= earliest
+                    and (not self.service_sid
+                         or message.messaging_service_sid == self.service_sid)):
+                return Sent(message.sid, message.status or "queued")
+        return None
 
     def close(self) -> None:
         """Closes the pooled HTTP connections."""
         if self.client.http_client.session is not None:
             self.client.http_client.session.close()
+
+
+def _transport_error(exc: Exception) -> SendError:
+    """A failure without Twilio's answer: safe to retry only if the request never left."""
+    from requests.exceptions import ConnectionError as RequestsConnectionError
+    from requests.exceptions import ConnectTimeout, SSLError
+    from urllib3.exceptions import NewConnectionError
+
+    name = exc.__class__.__name__
+    if isinstance(exc, ConnectTimeout | SSLError):
+        return SendError(f"could not reach Twilio ({name})", timeout=True)
+    if isinstance(exc, RequestsConnectionError) and isinstance(
+            getattr(exc.args[0] if exc.args else None, "reason", None), NewConnectionError):
+        return SendError(f"could not reach Twilio ({name}: connection refused)", timeout=True)
+    return SendError(f"no answer from Twilio ({name})", unsure=True)
 
 
 def _http_client(api_base_url: str | None, timeout: float):

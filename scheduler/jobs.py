@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter
+from contextlib import contextmanager
 from datetime import datetime
 
 from flask import Flask
@@ -21,18 +22,23 @@ STOP = threading.Event()
 
 
 def send_due(app: Flask, now: datetime | None = None) -> Counter:
-    with app.app_context():
-        sender = sender_from_config(app.config)
-        try:
-            # A fixed `now` (scheduler dispatch --now) holds for the run; otherwise each step
-            # reads the clock again.
-            counts = dispatch.send_due(db.session, clock=(lambda: now) if now else clock.now,
-                                       sender=sender, render=bodies.render, tz=clock.tz(),
-                                       stop=STOP)
-        finally:
-            close(sender)
+    with app.app_context(), _sender(app) as sender:
+        counts = dispatch.send_due(db.session, clock=_clock(now), sender=sender,
+                                   render=bodies.render, tz=clock.tz(), stop=STOP)
     if counts:
         log.info("sent due messages: %s", dict(counts))
+    return counts
+
+
+def settle_unsure(app: Flask, now: datetime | None = None) -> Counter:
+    with app.app_context(), _sender(app) as sender:
+        counts = dispatch.settle_unsure(db.session, clock=_clock(now), sender=sender,
+                                        tz=clock.tz(), stop=STOP)
+    if counts:
+        log.info("asked Twilio about sends without an answer: %s", dict(counts))
+    if counts["unknown"]:
+        log.warning("%d messages are unknown: Twilio could not say whether they went out",
+                    counts["unknown"])
     return counts
 
 
@@ -44,16 +50,24 @@ def complete_unclosed(app: Flask, now: datetime | None = None) -> int:
     return done
 
 
-def recover_stuck(app: Flask, now: datetime | None = None) -> int:
-    with app.app_context():
-        stuck = dispatch.recover_stuck(db.session, now=now or clock.now())
-    if stuck:
-        log.warning("%d messages were interrupted mid-send and are marked unknown", stuck)
-    return stuck
+@contextmanager
+def _sender(app: Flask):
+    sender = sender_from_config(app.config)
+    try:
+        yield sender
+    finally:
+        close(sender)
 
 
-#: (job, seconds between runs). Visits are completed before the texts that completion plans.
-JOBS = [(recover_stuck, 60), (complete_unclosed, 300), (send_due, 15)]
+def _clock(now: datetime | None):
+    """A fixed `now` (scheduler dispatch --now) holds for the run; otherwise each step reads
+    the clock again."""
+    return (lambda: now) if now else clock.now
+
+
+#: (job, seconds between runs). Lost answers are settled before new sends; visits are
+#: completed before the texts that completion plans.
+JOBS = [(settle_unsure, 30), (complete_unclosed, 300), (send_due, 15)]
 
 
 def run_all_once(app: Flask, now: datetime) -> dict[str, object]:

@@ -25,9 +25,15 @@ ON_CI = os.environ.get("CI", "").lower() == "true"
 class FakeClock:
     def __init__(self, now: datetime) -> None:
         self.now = now
+        #: While `dispatch(at)` runs, the instant it runs as of: the fake Twilio's clock too.
+        self.dispatching: datetime | None = None
 
     def __call__(self) -> datetime:
         return self.now
+
+    def world(self) -> datetime:
+        """What time it is for services outside the app (the fake Twilio)."""
+        return self.dispatching or self.now
 
     def advance(self, **delta) -> None:
         self.now += timedelta(**delta)
@@ -157,12 +163,16 @@ def sms(app):
 
 
 @pytest.fixture
-def dispatch(app):
+def dispatch(app, clock):
     """Runs every scheduler job once as of a given instant, as `scheduler dispatch --now`."""
     from scheduler.jobs import run_all_once
 
     def _dispatch(at: datetime):
-        return run_all_once(app, at)
+        clock.dispatching = at
+        try:
+            return run_all_once(app, at)
+        finally:
+            clock.dispatching = None
 
     return _dispatch
 
@@ -186,11 +196,12 @@ def book(client):
 
 
 @pytest.fixture
-def twilio(app):
-    """A fake Twilio server the app's jobs send to through the real twilio client."""
+def twilio(app, clock):
+    """A fake Twilio server the app's jobs send to through the real twilio client; its clock
+    is the test's."""
     from fake_twilio import FakeTwilio
 
-    with FakeTwilio(auth_token="test-auth-token") as fake:
+    with FakeTwilio(auth_token="test-auth-token", clock=clock.world) as fake:
         app.config.update(SMS_BACKEND="twilio", TWILIO_API_BASE_URL=fake.base_url,
                           TWILIO_ACCOUNT_SID=fake.account_sid, TWILIO_AUTH_TOKEN=fake.auth_token,
                           TWILIO_TIMEOUT=0.5)

@@ -1,7 +1,10 @@
-"""A fake Twilio REST server (Messages.json only) for tests, answering like api.twilio.com.
+"""A fake Twilio REST server (Messages.json: create and list) for tests, answering like
+api.twilio.com.
 
-Answers follow Twilio's OpenAPI description (2010-04-01, `api.v2010.account.message`) and its
-legacy error JSON, so the real `twilio` client parses them exactly as it parses Twilio's.
+Answers follow Twilio's OpenAPI description (2010-04-01, `api.v2010.account.message` and
+`ListMessageResponse`) and its legacy error JSON, so the real `twilio` client parses them
+exactly as it parses Twilio's. Creates can be scripted to fail, to time out without sending,
+to send and answer late, or to send and hang up; lists can be scripted to fail.
 """
 
 from __future__ import annotations
@@ -13,10 +16,10 @@ import sys
 import threading
 import uuid
 from collections import deque
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 API = "2010-04-01"
 MESSAGES_PATH = re.compile(r"^/2010-04-01/Accounts/([^/]+)/Messages\.json$")
@@ -57,8 +60,24 @@ def segments(body: str) -> int:
     return 1 if units <= 70 else -(-units // 67)
 
 
-def rfc2822_now() -> str:
-    return format_datetime(datetime.now(UTC).replace(microsecond=0))  # "Thu, 24 Aug 2023 ... +0000"
+def rfc2822(moment: datetime) -> str:
+    return format_datetime(moment.astimezone(UTC).replace(microsecond=0))  # "Thu, 24 Aug ... +0000"
+
+
+def date_filter(text: str) -> date | datetime:
+    """A DateSent filter value: `YYYY-MM-DD`, or a full ISO 8601 instant as twilio-python
+    sends one."""
+    if len(text) == 10:
+        return date.fromisoformat(text)
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def matches_date(sent: datetime | None, op: str, bound: date | datetime) -> bool:
+    """Twilio's DateSent, DateSent< and DateSent> (on, on or before, on or after)."""
+    if sent is None:
+        return False  # not yet handed to a carrier: no sent date to match
+    value = sent.date() if not isinstance(bound, datetime) else sent
+    return {"": value == bound, "<": value <= bound, ">": value >= bound}[op]
 
 
 class _Server(ThreadingHTTPServer):
@@ -100,13 +119,17 @@ class _Handler(BaseHTTPRequestHandler):
 class FakeTwilio:
     """A Twilio-compatible REST server on 127.0.0.1 in a thread, for tests."""
 
-    def __init__(self, account_sid: str | None = None, auth_token: str = "test-auth-token"):
+    def __init__(self, account_sid: str | None = None, auth_token: str = "test-auth-token",
+                 clock=None):
         self.account_sid = account_sid or "AC" + uuid.uuid4().hex
         self.auth_token = auth_token
+        self.clock = clock or (lambda: datetime.now(UTC))  #: Twilio's own clock
         self.base_url = ""
-        self.sent: list[dict] = []
-        self.requests: list[dict] = []
+        self.sent: list[dict] = []  #: every message accepted, oldest first
+        self.requests: list[dict] = []  #: every create and every refused request
+        self.lists: list[dict] = []  #: every list request: its query and what it answered
         self._script: deque[tuple] = deque()
+        self._list_script: deque[tuple] = deque()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._server: _Server | None = None
@@ -150,8 +173,25 @@ class FakeTwilio:
         self.fail_next(20500, http_status=500, times=times)
 
     def timeout_next(self, seconds: float, times: int = 1) -> None:
+        """Waits, then answers 503 without sending: a client that gave up lost nothing."""
         with self._lock:
             self._script.extend([("timeout", seconds)] * times)
+
+    def answer_late_next(self, seconds: float, times: int = 1) -> None:
+        """Sends the message at once and answers only after `seconds`: a client that gave up
+        does not know it went out."""
+        with self._lock:
+            self._script.extend([("late", seconds)] * times)
+
+    def hang_up_next(self, *, accept: bool, times: int = 1) -> None:
+        """Reads the request, sends the message or not, and closes without an answer."""
+        with self._lock:
+            self._script.extend([("hang_up", accept)] * times)
+
+    def fail_list_next(self, code: int = 20500, *, http_status: int | None = None,
+                       times: int = 1) -> None:
+        with self._lock:
+            self._list_script.extend([(code, http_status or default_status(code))] * times)
 
     def _record(self, h: _Handler, path, form, status, code, outcome: str) -> None:
         with self._lock:
@@ -177,6 +217,8 @@ class FakeTwilio:
         if not match or match.group(1) != self.account_sid:
             return self._error(h, path, form, 404, 20404,
                                f"The requested resource {path} was not found")
+        if h.command == "GET":
+            return self._list(h, path)
         if h.command != "POST":
             return self._error(h, path, form, 405, 20004)
         with self._lock:
@@ -186,8 +228,28 @@ class FakeTwilio:
             if not self._stopping.wait(step[1]):  # client still waiting: fail, do not send
                 h.answer(503, error_json(20503, 503))
             return None
+        if step and step[0] == "late":
+            message = self._accept(h, path, form, pairs, "accepted_late")
+            if message and not self._stopping.wait(step[1]):
+                h.answer(201, message)  # the client has long given up
+            return None
+        if step and step[0] == "hang_up":
+            if step[1]:
+                self._accept(h, path, form, pairs, "accepted_hung_up")
+            else:
+                self._record(h, path, form, None, None, "hung_up")
+            h.close_connection = True
+            return None
         if step:
             return self._error(h, path, form, step[2], step[1], step[3])
+        message = self._accept(h, path, form, pairs, "accepted")
+        if message:
+            h.answer(201, message)
+        return None
+
+    def _accept(self, h: _Handler, path: str, form: dict, pairs: dict,
+                outcome: str) -> dict | None:
+        """Validates and stores a create; answers the error itself, or returns the message."""
         to, body = form.get("To") or "", form.get("Body") or ""
         sender, service = form.get("From") or None, form.get("MessagingServiceSid") or None
         media = pairs.get("MediaUrl", [])
@@ -197,21 +259,67 @@ class FakeTwilio:
             return self._error(h, path, form, 400, 21603)
         if not body and not media and not form.get("ContentSid"):
             return self._error(h, path, form, 400, 21602)
-        sid, now = "SM" + uuid.uuid4().hex, rfc2822_now()
-        uri = f"/{API}/Accounts/{self.account_sid}/Messages/{sid}"
-        message = {
-            "account_sid": self.account_sid, "api_version": API, "body": body,
-            "date_created": now, "date_sent": None, "date_updated": now,
-            "direction": "outbound-api", "error_code": None, "error_message": None,
-            "from": sender, "messaging_service_sid": service, "num_media": str(len(media)),
-            "num_segments": str(segments(body)), "price": None, "price_unit": "USD", "sid": sid,
-            "status": "accepted" if service else "queued",
-            "subresource_uris": {"media": f"{uri}/Media.json"}, "to": to, "uri": f"{uri}.json",
-        }
+        sid, created = "SM" + uuid.uuid4().hex, self.clock().replace(microsecond=0)
+        message = self._resource(sid, to, sender, service, body, len(media), created, None,
+                                 "accepted" if service else "queued")
         with self._lock:
             self.sent.append({"sid": sid, "to": to, "from": sender,
                               "messaging_service_sid": service, "body": body,
-                              "status_callback": form.get("StatusCallback"), "form": form})
-        self._record(h, path, form, 201, None, "accepted")
-        h.answer(201, message)
+                              "status_callback": form.get("StatusCallback"), "form": form,
+                              "created": created, "num_media": len(media)})
+        self._record(h, path, form, 201, None, outcome)
+        return message
+
+    def _resource(self, sid, to, sender, service, body, num_media, created, sent, status) -> dict:
+        uri = f"/{API}/Accounts/{self.account_sid}/Messages/{sid}"
+        return {
+            "account_sid": self.account_sid, "api_version": API, "body": body,
+            "date_created": rfc2822(created), "date_sent": sent and rfc2822(sent),
+            "date_updated": rfc2822(sent or created),
+            "direction": "outbound-api", "error_code": None, "error_message": None,
+            "from": sender, "messaging_service_sid": service, "num_media": str(num_media),
+            "num_segments": str(segments(body)), "price": None, "price_unit": "USD", "sid": sid,
+            "status": status, "subresource_uris": {"media": f"{uri}/Media.json"}, "to": to,
+            "uri": f"{uri}.json",
+        }
+
+    def _list(self, h: _Handler, path: str) -> None:
+        """GET Messages.json: newest first, filtered by To, From and DateSent, paged."""
+        query = {k: v[0] for k, v in parse_qs(urlsplit(h.path).query).items()}
+        with self._lock:
+            step = self._list_script.popleft() if self._list_script else None
+            stored = list(self.sent)
+        if step:
+            self.lists.append({"query": query, "status": step[1], "found": 0})
+            return h.answer(step[1], error_json(step[0], step[1]))
+        try:
+            size = min(max(int(query.get("PageSize", 50)), 1), 1000)
+            page = max(int(query.get("Page", 0)), 0)
+            dates = [(op, date_filter(query[f"DateSent{op}"])) for op in ("", "<", ">")
+                     if f"DateSent{op}" in query]
+        except ValueError:
+            self.lists.append({"query": query, "status": 400, "found": 0})
+            return h.answer(400, error_json(20001, 400, "Invalid parameter"))
+        rows = [m for m in reversed(stored)
+                if query.get("To") in (None, m["to"]) and query.get("From") in (None, m["from"])
+                and all(matches_date(m["created"], op, bound) for op, bound in dates)]
+        chunk = rows[page * size:(page + 1) * size]
+        base = f"/{API}/Accounts/{self.account_sid}/Messages.json"
+        keep = {k: v for k, v in query.items() if k not in ("Page", "PageToken")}
+
+        def uri(n: int) -> str:
+            return base + "?" + urlencode({**keep, "PageSize": size, "Page": n,
+                                           **({"PageToken": f"PA{n * size}"} if n else {})})
+
+        more = len(rows) > (page + 1) * size
+        self.lists.append({"query": query, "status": 200, "found": len(chunk)})
+        h.answer(200, {
+            "messages": [self._resource(m["sid"], m["to"], m["from"],
+                                        m["messaging_service_sid"], m["body"], m["num_media"],
+                                        m["created"], m["created"], "sent") for m in chunk],
+            "end": page * size + max(len(chunk) - 1, 0), "first_page_uri": uri(0),
+            "next_page_uri": uri(page + 1) if more else None, "page": page, "page_size": size,
+            "previous_page_uri": uri(page - 1) if page else None, "start": page * size,
+            "uri": uri(page),
+        })
         return None

@@ -4,6 +4,7 @@ import random
 import threading
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from clinic import dispatch as dispatcher
@@ -183,15 +184,108 @@ def test_send_is_claimed_before_the_api_call(book, app, clock):
     assert messages(app)["confirmation"].provider_sid == "SMwatch"
 
 
-def test_row_left_sending_by_a_crash_becomes_unknown_not_resent(book, app, dispatch, clock, sms):
-    book(TUE_9)
+class Dies:
+    """A sender in a dispatcher that is killed mid-send, after or before the text left."""
+
+    def __init__(self, sms, *, after_sending: bool) -> None:
+        self.sms, self.after_sending = sms, after_sending
+
+    def send(self, to, body, ref=None):
+        if self.after_sending:
+            self.sms.send(to, body, ref)
+        raise SystemExit("killed")
+
+
+def run_dispatcher(app, clock, sender):
+    from zoneinfo import ZoneInfo
+
+    from clinic.bodies import render
+
     with app.app_context():
-        dispatcher.claim(db.session, now=clock.now, limit=10)  # then the process dies
-    dispatch(clock.now + timedelta(minutes=5))
+        return dispatcher.send_due(db.session, clock=clock, sender=sender, render=render,
+                                   tz=ZoneInfo("America/Los_Angeles"), rng=random.Random(1))
+
+
+def test_a_crash_after_the_text_left_keeps_its_sid_and_never_resends(book, app, dispatch,
+                                                                       clock, sms):
+    book(TUE_9)
+    with pytest.raises(SystemExit):
+        run_dispatcher(app, clock, Dies(sms, after_sending=True))
+    dispatch(clock.now + timedelta(minutes=4))  # a dispatcher might still be waiting on it
     assert messages(app)["confirmation"].status == "sending"
-    dispatch(clock.now + timedelta(minutes=11))
-    assert messages(app)["confirmation"].status == "unknown"
-    assert sms.sent == []
+    dispatch(clock.now + timedelta(minutes=5))
+    confirmation = messages(app)["confirmation"]
+    assert (confirmation.status, confirmation.provider_sid, confirmation.attempts) == (
+        "sent", sms.sent[0][0], 1)
+    assert confirmation.note is None
+    assert len(sms.sent) == 1
+
+
+def test_a_crash_before_the_text_left_sends_it_once_later(book, app, dispatch, clock, sms):
+    book(TUE_9)
+    with pytest.raises(SystemExit):
+        run_dispatcher(app, clock, Dies(sms, after_sending=False))
+    dispatch(clock.now + timedelta(minutes=5))
+    confirmation = messages(app)["confirmation"]
+    assert (confirmation.status, confirmation.attempts) == ("scheduled", 1)
+    assert confirmation.note == "not in Twilio's message list; retrying"
+    dispatch(confirmation.due_at)
+    confirmation = messages(app)["confirmation"]
+    assert (confirmation.status, confirmation.attempts, confirmation.note) == ("sent", 2, None)
+    assert len(sms.sent) == 1
+
+
+def test_a_lost_answer_is_settled_by_looking_not_by_resending(book, app, dispatch, clock, sms):
+    book(TUE_9)
+    sms.lose_answers = 1
+    assert dispatch(clock.now)["send_due"] == {"unsure": 1}
+    confirmation = messages(app)["confirmation"]
+    assert confirmation.status == "sending"
+    assert confirmation.check_at == clock.now + dispatcher.SETTLE
+    dispatch(clock.now + timedelta(seconds=59))
+    assert messages(app)["confirmation"].status == "sending"
+    assert dispatch(clock.now + timedelta(minutes=1))["settle_unsure"] == {"found": 1}
+    confirmation = messages(app)["confirmation"]
+    assert (confirmation.status, confirmation.provider_sid) == ("sent", sms.sent[0][0])
+    assert len(sms.sent) == 1
+    with app.app_context():
+        history = [(e.outcome, e.note) for e in db.session.get(Message, confirmation.id).history]
+    assert history == [
+        ("unsure", "no answer from the provider; asking Twilio whether it went out"),
+        ("found", None)]
+
+
+def test_a_lookup_that_fails_is_asked_again_then_left_to_staff(book, app, dispatch, clock,
+                                                               sms):
+    book(TUE_9)
+    sms.lose_answers, sms.find_fails = 1, True
+    dispatch(clock.now)
+    moment = clock.now + timedelta(minutes=1)
+    outcomes = []
+    while moment < clock.now + timedelta(hours=2):
+        outcomes += dispatch(moment)["settle_unsure"].keys()
+        moment += timedelta(minutes=1)
+    assert outcomes == ["rechecking"] * 30 + ["unknown"]
+    confirmation = messages(app)["confirmation"]
+    assert confirmation.status == "unknown"
+    assert "could not say for an hour whether it went out" in confirmation.note
+    assert [body for _, _, body in sms.sent if "is booked" in body] == [confirmation.body]
+
+
+def test_a_status_callback_settles_a_lost_answer_first(book, client, app, dispatch, clock,
+                                                       sms):
+    from conftest import signed_post
+
+    book(TUE_9)
+    sms.lose_answers = 1
+    dispatch(clock.now)
+    confirmation = messages(app)["confirmation"]
+    r = signed_post(client, f"/sms/status?m={confirmation.id}",
+                    {"MessageSid": sms.sent[0][0], "MessageStatus": "delivered"})
+    assert r.status_code == 204
+    assert dispatch(clock.now + timedelta(minutes=5))["settle_unsure"] == {}
+    assert messages(app)["confirmation"].status == "delivered"
+    assert len(sms.sent) == 1
 
 
 def test_stop_between_sends_hands_back_the_rest(app, book, clock, sms):
@@ -261,40 +355,47 @@ def test_a_broken_template_does_not_strand_the_batch(app, book, clock, sms):
     assert statuses == ["scheduled", "sent", "sent"]
 
 
-def test_text_claimed_before_the_visit_moved_is_not_sent(book, client, app, clock, sms):
-    from zoneinfo import ZoneInfo
-
-    from clinic.bodies import render
-
-    token = book(TUE_9).json["booking"]["token"]
-    with app.app_context():
-        claimed = dispatcher.claim(db.session, now=clock.now, limit=10)  # the confirmation
-    client.post(f"/api/v1/bookings/{token}/reschedule",
-                json={"start": "2027-03-10T11:00:00-08:00"})
-    with app.app_context():
-        outcome = dispatcher.deliver(db.session, claimed[0], clock=clock, sender=sms,
-                                     render=render, tz=ZoneInfo("America/Los_Angeles"),
-                                     rng=random.Random(1))
-    assert outcome == "skipped"
+def test_a_text_whose_visit_moved_is_checked_again_when_claimed(book, app, dispatch, clock,
+                                                                sms):
+    book(TUE_9)
+    with app.app_context():  # a move that left the planned row behind
+        appt = db.session.scalar(select(Appointment))
+        for column in ("start_at", "end_at", "busy_until"):
+            setattr(appt, column, getattr(appt, column) + timedelta(days=1))
+        db.session.commit()
+    assert dispatch(clock.now)["send_due"] == {"skipped": 1}
+    confirmation = messages(app)["confirmation"]
+    assert (confirmation.status, confirmation.note, confirmation.attempts) == (
+        "skipped", "visit moved", 0)
     assert sms.sent == []
+
+
+def test_a_text_whose_visit_was_cancelled_is_checked_again_when_claimed(book, app, dispatch,
+                                                                        clock, sms):
+    book(TUE_9)
     with app.app_context():
-        old = db.session.get(Message, claimed[0])
-        assert (old.status, old.note) == ("skipped", "visit moved")
-
-
-def test_text_claimed_before_a_cancel_is_not_sent(book, client, app, clock, sms):
-    from zoneinfo import ZoneInfo
-
-    from clinic.bodies import render
-
-    token = book(TUE_9).json["booking"]["token"]
-    with app.app_context():
-        claimed = dispatcher.claim(db.session, now=clock.now, limit=10)
-    client.post(f"/api/v1/bookings/{token}/cancel")
-    with app.app_context():
-        dispatcher.deliver(db.session, claimed[0], clock=clock, sender=sms, render=render,
-                           tz=ZoneInfo("America/Los_Angeles"), rng=random.Random(1))
+        db.session.scalar(select(Appointment)).status = "cancelled"
+        db.session.commit()
+    dispatch(clock.now)
+    assert messages(app)["confirmation"].status == "skipped"
     assert sms.sent == []
+
+
+def test_a_retry_that_succeeds_clears_its_failure_note_and_code(book, app, dispatch, clock,
+                                                               sms):
+    book(TUE_9)
+    sms.fail_with.append(SendError("Twilio 400: 30003", code=30003, http_status=400))
+    dispatch(clock.now)
+    confirmation = messages(app)["confirmation"]
+    assert (confirmation.status, confirmation.error_code) == ("scheduled", 30003)
+    dispatch(confirmation.due_at)
+    confirmation = messages(app)["confirmation"]
+    assert (confirmation.status, confirmation.error_code, confirmation.note) == (
+        "sent", None, None)
+    with app.app_context():
+        history = [(e.outcome, e.error_code)
+                   for e in db.session.get(Message, confirmation.id).history]
+    assert history == [("retry", 30003), ("sent", None)]
 
 
 def test_a_backlog_reached_in_quiet_hours_waits_for_the_morning(book, app, dispatch, sms):

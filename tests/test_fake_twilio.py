@@ -74,6 +74,7 @@ def test_create_succeeds(fake, twilio):
         "status_callback": "https://clinic.test/sms/status",
         "form": {"To": TO, "From": FROM, "Body": "Your facial is tomorrow at 10:00",
                  "StatusCallback": "https://clinic.test/sms/status"},
+        "created": msg.date_created, "num_media": 0,
     }]
     [req] = fake.requests
     assert (req["method"], req["status"], req["ok"]) == ("POST", 201, True)
@@ -201,8 +202,8 @@ def test_other_account_and_other_paths_are_404(fake, twilio):
         twilio.calls.create(to=TO, from_=FROM, url="https://clinic.test/twiml")
     assert (err.value.status, err.value.code) == (404, 20404)
     with pytest.raises(TwilioException, match="Unable to fetch page"):  # paging: plain error
-        twilio.messages.list(limit=1)  # GET Messages.json: 405, code 20004
-    assert (fake.requests[-1]["status"], fake.requests[-1]["code"]) == (405, 20004)
+        twilio.api.v2010.accounts("AC" + "0" * 32).messages.list(limit=1)
+    assert (fake.requests[-1]["status"], fake.requests[-1]["code"]) == (404, 20404)
     assert fake.sent == [] and len(fake.requests) == 3
 
 
@@ -242,3 +243,64 @@ def test_start_stop_twice_and_explicit_sid():
     server.stop()
     server.stop()
     assert server.account_sid == "AC" + "b" * 32
+
+
+def test_list_is_newest_first_filtered_by_to_and_from_and_paged(fake, twilio):
+    for n in range(5):
+        twilio.messages.create(to=TO, from_=FROM, body=f"n{n}")
+    twilio.messages.create(to="+14155552672", from_=FROM, body="other client")
+    twilio.messages.create(to=TO, from_="+14155550001", body="other sender")
+    listed = twilio.messages.list(to=TO, from_=FROM, page_size=2)  # three pages
+    assert [m.body for m in listed] == ["n4", "n3", "n2", "n1", "n0"]
+    assert all(m.status == "sent" and m.date_sent is not None for m in listed)
+    assert [q["found"] for q in fake.lists] == [2, 2, 1]
+    assert [m.body for m in twilio.messages.list(to=TO, limit=2)] == ["other sender", "n4"]
+
+
+def test_list_filters_by_date_sent_as_twilio_documents(fake, twilio):
+    from datetime import datetime, timedelta
+
+    twilio.messages.create(to=TO, from_=FROM, body="today")
+    today = datetime.now(UTC)
+    assert len(twilio.messages.list(date_sent_after=today - timedelta(minutes=1))) == 1
+    assert twilio.messages.list(date_sent_after=today + timedelta(minutes=1)) == []
+    assert len(twilio.messages.list(date_sent_before=today + timedelta(minutes=1))) == 1
+    url = f"{fake.base_url}/2010-04-01/Accounts/{fake.account_sid}/Messages.json"
+    with requests.Session() as s:
+        s.trust_env = False
+        day = today.date().isoformat()
+        r = s.get(url, params={"DateSent": day}, auth=(fake.account_sid, fake.auth_token))
+        assert [m["body"] for m in r.json()["messages"]] == ["today"]
+        r = s.get(url, params={"DateSent>": "2099-01-01"},
+                  auth=(fake.account_sid, fake.auth_token))
+        assert r.json()["messages"] == [] and r.json()["next_page_uri"] is None
+
+
+def test_list_can_fail_on_purpose(fake, twilio):
+    fake.fail_list_next(20500)
+    with pytest.raises(TwilioException):
+        twilio.messages.list(to=TO)
+    assert twilio.messages.list(to=TO) == []
+    assert [q["status"] for q in fake.lists] == [500, 200]
+
+
+def test_answer_late_sends_the_message_but_the_client_gives_up(fake):
+    client, http = make_client(fake, timeout=0.3)
+    fake.answer_late_next(2.0)
+    try:
+        with pytest.raises(requests.exceptions.ReadTimeout):
+            client.messages.create(to=TO, from_=FROM, body="late")
+        [listed] = client.messages.list(to=TO)
+    finally:
+        http.session.close()
+    assert listed.body == "late" and listed.sid == fake.sent[0]["sid"]
+    assert [r["outcome"] for r in fake.requests] == ["accepted_late"]
+
+
+@pytest.mark.parametrize("accept", [True, False])
+def test_hang_up_closes_the_connection_without_an_answer(fake, twilio, accept):
+    fake.hang_up_next(accept=accept)
+    with pytest.raises(requests.exceptions.ConnectionError):
+        twilio.messages.create(to=TO, from_=FROM, body="dropped")
+    assert len(fake.sent) == (1 if accept else 0)
+    assert fake.requests[0]["outcome"] == ("accepted_hung_up" if accept else "hung_up")

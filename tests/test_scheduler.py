@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_jobs_have_explicit_coalesce_instances_and_misfire_grace(app):
     scheduler = runner.build(app, BackgroundScheduler)
     jobs = {job.id: job for job in scheduler.get_jobs()}
-    assert set(jobs) == {"send_due", "complete_unclosed", "recover_stuck"}
+    assert set(jobs) == {"send_due", "complete_unclosed", "settle_unsure"}
     for job in jobs.values():
         assert job.coalesce is True
         assert job.max_instances == 1

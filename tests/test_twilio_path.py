@@ -175,16 +175,81 @@ def test_500_is_retried_and_gives_up_after_five_attempts(book, app, dispatch, tw
         assert ceiling / 2 <= wait <= ceiling
 
 
-def test_timeout_is_retried(book, app, dispatch, twilio, clock):
+def test_a_late_answer_is_found_in_twilios_list_and_never_sent_twice(book, app, dispatch,
+                                                                    twilio, clock):
     book(FACIAL)
-    twilio.timeout_next(2.0)
+    twilio.answer_late_next(2.0)  # Twilio sends it; the client gives up after 0.5 s
+    assert dispatch(clock.now)["send_due"] == {"unsure": 1}
+    confirmation = by_kind(app)["confirmation"]
+    assert confirmation.status == "sending" and confirmation.provider_sid is None
+    assert dispatch(clock.now + timedelta(minutes=1))["settle_unsure"] == {"found": 1}
+    confirmation = by_kind(app)["confirmation"]
+    [sent] = twilio.sent
+    assert (confirmation.status, confirmation.provider_sid, confirmation.attempts) == (
+        "sent", sent["sid"], 1)
+    assert [r["outcome"] for r in twilio.requests] == ["accepted_late"]
+    [listed] = twilio.lists
+    assert listed["query"]["To"] == "+14155552671" and listed["query"]["From"] == "+15005550006"
+    dispatch(clock.now + timedelta(hours=1))
+    assert len([r for r in twilio.requests if r["form"]["Body"] == sent["body"]]) == 1
+
+
+def test_a_hang_up_after_sending_is_found_not_resent(book, app, dispatch, twilio, clock):
+    book(FACIAL)
+    twilio.hang_up_next(accept=True)
     dispatch(clock.now)
+    dispatch(clock.now + timedelta(minutes=1))
+    assert by_kind(app)["confirmation"].provider_sid == twilio.sent[0]["sid"]
+    assert len(twilio.requests) == 1
+
+
+def test_a_timeout_twilio_did_not_act_on_is_sent_again_once(book, app, dispatch, twilio,
+                                                            clock):
+    book(FACIAL)
+    twilio.timeout_next(2.0)  # no answer, and nothing sent
+    dispatch(clock.now)
+    assert by_kind(app)["confirmation"].status == "sending"
+    assert dispatch(clock.now + timedelta(minutes=1))["settle_unsure"] == {"resend": 1}
     confirmation = by_kind(app)["confirmation"]
     assert (confirmation.status, confirmation.attempts) == ("scheduled", 1)
-    assert "no answer from Twilio" in confirmation.note
     dispatch(confirmation.due_at)
-    assert by_kind(app)["confirmation"].status == "sent"
+    confirmation = by_kind(app)["confirmation"]
+    assert (confirmation.status, confirmation.attempts, confirmation.note) == ("sent", 2, None)
     assert [r["outcome"] for r in twilio.requests] == ["timeout", "accepted"]
+
+
+def test_a_refused_connection_is_retried_without_asking(book, app, dispatch, twilio, clock):
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    book(FACIAL)
+    app.config["TWILIO_API_BASE_URL"] = closed
+    assert dispatch(clock.now)["send_due"] == {"retry": 1}
+    confirmation = by_kind(app)["confirmation"]
+    assert confirmation.status == "scheduled"
+    assert "connection refused" in confirmation.note
+    app.config["TWILIO_API_BASE_URL"] = twilio.base_url
+    dispatch(confirmation.due_at)
+    confirmation = by_kind(app)["confirmation"]
+    assert (confirmation.status, confirmation.attempts) == ("sent", 2)
+    assert [r["outcome"] for r in twilio.requests] == ["accepted"] and twilio.lists == []
+
+
+def test_a_list_that_fails_is_asked_again(book, app, dispatch, twilio, clock):
+    book(FACIAL)
+    twilio.answer_late_next(2.0)
+    twilio.fail_list_next(20500, times=2)
+    dispatch(clock.now)
+    moment = clock.now + timedelta(minutes=1)
+    outcomes = []
+    for _ in range(3):
+        outcomes += dispatch(moment)["settle_unsure"].keys()
+        moment += timedelta(minutes=2)
+    assert outcomes == ["rechecking", "rechecking", "found"]
+    assert by_kind(app)["confirmation"].provider_sid == twilio.sent[0]["sid"]
+    assert len(twilio.requests) == 1
 
 
 def test_pre_visit_retry_never_goes_past_the_visit(book, app, dispatch, twilio):
