@@ -17,6 +17,9 @@ def create_app(config: object | None = None) -> Flask:
         instance_path=str(ROOT / "instance"),
     )
     app.config.from_object(config or Config())
+    from .limits import LengthForStreamedBodies
+
+    app.wsgi_app = LengthForStreamedBodies(app.wsgi_app, app.config["MAX_CONTENT_LENGTH"])
     if app.config.get("PROXY_COUNT"):
         from werkzeug.middleware.proxy_fix import ProxyFix
 

@@ -46,6 +46,9 @@ class Config:
         # check would refuse every form; the session-bound token and SameSite=Lax remain.
         self.WTF_CSRF_SSL_STRICT = False
         self.WTF_CSRF_TIME_LIMIT = None  # a manage page left open for hours still works
+        # Forms, JSON and Twilio's webhooks all fit in a few KB; a larger body, chunked or not,
+        # is refused with 413 as it is read, before anything parses it.
+        self.MAX_CONTENT_LENGTH = 64 * 1024
         #: How many proxies in front set X-Forwarded-For/-Proto (0: none, trust no header).
         self.PROXY_COUNT = int(env("PROXY_COUNT", "0") or 0)
         self.CLOCK = None  #: a callable returning aware UTC now; tests replace it

@@ -1,6 +1,6 @@
-"""Headers every answer carries, and the staff login loader."""
+"""Headers every answer carries (no-store on all but static files), and the staff login loader."""
 
-from flask import Flask
+from flask import Flask, request
 from sqlalchemy import select
 
 from .extensions import db, login
@@ -20,6 +20,11 @@ def init_app(app: Flask) -> None:
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "no-referrer"
         response.headers["X-Frame-Options"] = "DENY"
+        # Manage links, clients' details and staff lists ride on pages, redirects and API
+        # answers alike, and free times change with every booking: only static files may be
+        # kept by a browser or a proxy. Listing paths instead would miss the next route.
+        if request.endpoint != "static":
+            response.headers["Cache-Control"] = "no-store"
         if app.config.get("SESSION_COOKIE_SECURE"):
             response.headers["Strict-Transport-Security"] = "max-age=31536000"
         return response

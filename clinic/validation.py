@@ -1,4 +1,9 @@
-"""Turning untrusted input (JSON or a form) into domain requests, a message for every bad field."""
+"""Turning untrusted input (JSON or a form) into domain requests, a message for every bad field.
+
+A field a person types is refused, with a message, if it holds characters a database or an SMS
+can't carry (printable). Free text nobody can correct, such as a client's text message, is kept
+without them instead (storable).
+"""
 
 from __future__ import annotations
 
@@ -34,6 +39,15 @@ def printable(value: str) -> bool:
     except UnicodeEncodeError:
         return False
     return not any(ord(ch) < 32 or 0x7F <= ord(ch) < 0xA0 for ch in value)
+
+
+#: What PostgreSQL refuses in text: NUL, and lone surrogates, which UTF-8 cannot encode.
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(value: str) -> str:
+    """The text without the characters no database column may hold."""
+    return UNSTORABLE.sub("", value)
 
 
 class Fields:

@@ -9,6 +9,7 @@ from ..api.errors import api_http_error, error_response
 TITLES = {
     404: "We couldn't find that page",
     405: "That didn't work",
+    413: "That was too much to send",
     429: "Too many tries",
 }
 
