@@ -130,6 +130,8 @@ class FakeTwilio:
         self.lists: list[dict] = []  #: every list request: its query and what it answered
         self._script: deque[tuple] = deque()
         self._list_script: deque[tuple] = deque()
+        #: Seconds every unscripted create waits, after sending, before it answers.
+        self.answer_delay = 0.0
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._server: _Server | None = None
@@ -243,7 +245,7 @@ class FakeTwilio:
         if step:
             return self._error(h, path, form, step[2], step[1], step[3])
         message = self._accept(h, path, form, pairs, "accepted")
-        if message:
+        if message and not (self.answer_delay and self._stopping.wait(self.answer_delay)):
             h.answer(201, message)
         return None
 
