@@ -1,5 +1,7 @@
 """Staff accounts from the command line, Bearer tokens, and the day's appointments."""
 
+from datetime import timedelta
+
 from sqlalchemy import select
 
 from clinic.extensions import db
@@ -163,6 +165,30 @@ def test_staff_see_a_visits_messages(client, runner, book, dispatch, clock):
     assert "Clear Skin Clinic" in sent["body"]
     assert by_kind["reminder"]["due_at"] == "2027-03-01T09:00:00-08:00"
     assert set(sent) >= {"id", "kind", "due_at", "status", "body", "sent_at", "provider_sid"}
+    assert sent["history"] == [{"at": "2027-03-01T08:00:00-08:00", "outcome": "sent",
+                                "error_code": None, "note": None}]
+    assert by_kind["reminder"]["history"] == []
+
+
+def test_a_retried_text_shows_its_failure_in_history_not_in_its_note(client, runner, book,
+                                                                     dispatch, clock, sms):
+    from clinic.sms import SendError
+
+    headers = staff_headers(runner)
+    book("2027-03-02T09:00:00-08:00")
+    sms.fail_with.append(SendError("Twilio 400: 30003", code=30003, http_status=400))
+    dispatch(clock.now)
+    vid = visit_id(client, headers)
+    url = f"/api/v1/staff/appointments/{vid}/messages"
+    [failed] = client.get(url, headers=headers).json["messages"][:1]
+    assert (failed["status"], failed["error_code"]) == ("scheduled", 30003)
+    dispatch(clock.now + timedelta(minutes=5))
+    confirmation = client.get(url, headers=headers).json["messages"][0]
+    assert (confirmation["status"], confirmation["error_code"], confirmation["note"]) == (
+        "sent", None, None)
+    assert [(h["outcome"], h["error_code"]) for h in confirmation["history"]] == [
+        ("retry", 30003), ("sent", None)]
+    assert confirmation["history"][0]["note"] == "Twilio 400: 30003; retrying"
 
 
 def test_followups_list_high_priority_first(client, runner, book, app):

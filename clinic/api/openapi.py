@@ -94,7 +94,15 @@ SCHEMAS = {
         "sent_at": {"type": "string", "format": "date-time", "nullable": True},
         "provider_sid": {"type": "string", "nullable": True},
         "attempts": {"type": "integer"}, "error_code": {"type": "integer", "nullable": True},
-        "note": {"type": "string", "nullable": True}}},
+        "note": {"type": "string", "nullable": True},
+        "history": {"type": "array", "description": "Each attempt's outcome, oldest first",
+                    "items": {"type": "object", "properties": {
+                        "at": {"type": "string", "format": "date-time"},
+                        "outcome": {"type": "string", "enum": [
+                            "sent", "retry", "failed", "unsure", "found", "resend",
+                            "rechecking", "unknown"]},
+                        "error_code": {"type": "integer", "nullable": True},
+                        "note": {"type": "string", "nullable": True}}}}}},
     "Followup": {"type": "object", "properties": {
         "id": {"type": "integer"}, "appointment_id": {"type": "integer", "nullable": True},
         "client": {"type": "object", "nullable": True, "properties": {

@@ -4,6 +4,7 @@ from functools import wraps
 
 from flask import g, jsonify, request
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from .. import clock, visits
 from ..auth import user_for_token
@@ -80,12 +81,15 @@ def messages(appointment_id: int):
     _appointment(appointment_id)
     tz = clock.tz()
     rows = db.session.scalars(select(Message).where(Message.appointment_id == appointment_id)
-                              .order_by(Message.due_at, Message.id))
+                              .order_by(Message.due_at, Message.id)
+                              .options(selectinload(Message.history)))
     return jsonify(messages=[{
         "id": m.id, "kind": m.kind, "due_at": iso_local(m.due_at, tz), "status": m.status,
         "body": m.body, "sent_at": iso_local(m.sent_at, tz) if m.sent_at else None,
         "provider_sid": m.provider_sid, "attempts": m.attempts, "error_code": m.error_code,
         "note": m.note,
+        "history": [{"at": iso_local(e.at, tz), "outcome": e.outcome,
+                     "error_code": e.error_code, "note": e.note} for e in m.history],
     } for m in rows])
 
 
