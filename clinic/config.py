@@ -13,6 +13,24 @@ def _flag(name: str, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _seconds(name: str, default: float, *, most: float) -> float:
+    """A number of seconds from the environment, refused at start-up when it makes no sense.
+
+    Twilio's timeout must stay far below the dispatcher's claim timeout (5 minutes), after
+    which a send without an answer is checked with Twilio."""
+    value = os.environ.get(name) or ""
+    if not value.strip():
+        return default
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds <= most:
+        raise ValueError(f"{name} must be a number of seconds above 0 and at most {most:g}, "
+                         f"not {value!r}.")
+    return seconds
+
+
 class Config:
     """Production and demo settings."""
 
@@ -32,6 +50,7 @@ class Config:
         self.TWILIO_FROM_NUMBER = env("TWILIO_FROM_NUMBER")
         self.TWILIO_MESSAGING_SERVICE_SID = env("TWILIO_MESSAGING_SERVICE_SID")
         self.TWILIO_API_BASE_URL = env("TWILIO_API_BASE_URL")
+        self.TWILIO_TIMEOUT = _seconds("TWILIO_TIMEOUT", 10.0, most=60.0)
         self.SCHEDULER_ENABLED = _flag("SCHEDULER_ENABLED", False)
         self.RATELIMIT_ENABLED = _flag("RATELIMIT_ENABLED", True)
         self.RATELIMIT_STORAGE_URI = env("RATELIMIT_STORAGE_URI", "memory://")

@@ -241,5 +241,5 @@ def sender_from_config(config) -> SmsSender:
             messaging_service_sid=config.get("TWILIO_MESSAGING_SERVICE_SID"),
             status_callback=config["PUBLIC_BASE_URL"] + "/sms/status",
             api_base_url=config.get("TWILIO_API_BASE_URL"),
-            timeout=float(config.get("TWILIO_TIMEOUT", 10)))
+            timeout=config["TWILIO_TIMEOUT"])
     raise ValueError(f"Unknown SMS_BACKEND {backend!r}: use console, memory or twilio.")

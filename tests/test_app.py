@@ -1,5 +1,6 @@
 """The house: CLI, health, headers, errors, CSRF."""
 
+import pytest
 from sqlalchemy import func, select
 
 from clinic import create_app
@@ -193,3 +194,20 @@ def test_proxy_count_trusts_forwarded_addresses(migrated):
     assert r.get_data(as_text=True) == "203.0.113.7"
     with app.app_context():
         db.engine.dispose()
+
+
+@pytest.mark.parametrize(("value", "expected"), [("", 10.0), ("3.5", 3.5), ("60", 60.0)])
+def test_twilio_timeout_is_read_from_the_environment(monkeypatch, value, expected):
+    from clinic.config import Config
+
+    monkeypatch.setenv("TWILIO_TIMEOUT", value)
+    assert Config().TWILIO_TIMEOUT == expected
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "abc", "600", "nan"])
+def test_a_twilio_timeout_that_makes_no_sense_stops_start_up_with_a_reason(monkeypatch, value):
+    from clinic.config import Config
+
+    monkeypatch.setenv("TWILIO_TIMEOUT", value)
+    with pytest.raises(ValueError, match="TWILIO_TIMEOUT must be a number of seconds"):
+        Config()
