@@ -6,11 +6,11 @@ import random
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import select, true
 from sqlalchemy.orm import Session
 
 from .dispatch import record_failure
-from .models import Message
+from .models import Message, MessageEvent
 from .sms import classify
 from .tx import dialect, writing
 
@@ -23,39 +23,45 @@ RANK = {"unknown": 1, "sending": 1, "sent": 2, "delivered": 3, "failed": 3}
 
 def record_status(session: Session, *, sid: str, status: str, error_code: int | None,
                   now: datetime, tz: ZoneInfo, message_id: int | None = None,
-                  rng: random.Random | None = None) -> str:
+                  attempt: int | None = None, rng: random.Random | None = None) -> str:
     """Applies one status callback; returns what it did.
 
-    `message_id` comes from the callback URL: it finds a message whose SID the dispatcher has
-    not stored yet, because Twilio called back first.
+    `message_id` and `attempt` come from the callback URL: they find a message whose SID the
+    dispatcher has not stored yet, because Twilio called back first. A callback about an
+    earlier attempt (its SID no longer on the message) changes nothing.
     """
     new = TWILIO_STATUS.get(status.strip().lower())
     if not sid or new is None:
         return "ignored"
     with writing(session):
-        message = _message(session, sid, message_id)
+        message = _message(session, sid, message_id, attempt)
         if message is None or message.status not in RANK or RANK[new] <= RANK[message.status]:
             session.rollback()
             return "unchanged"
-        message.provider_sid = sid
-        message.updated_at = now
+        message.provider_sid, message.check_at, message.updated_at = sid, None, now
         if new == "failed":
             why = f"carrier error {error_code}" if error_code else "failed"
             result = record_failure(message, classify(error_code), code=error_code, why=why,
                                     now=now, tz=tz, rng=rng or random.Random())
         else:
             message.status = result = new
+            message.sent_at = message.sent_at or now
+            message.note = message.error_code = None
+        session.add(MessageEvent(message=message, at=now, outcome=result, provider_sid=sid,
+                                 error_code=error_code, note=message.note))
     session.commit()
     return result
 
 
-def _message(session: Session, sid: str, message_id: int | None) -> Message | None:
+def _message(session: Session, sid: str, message_id: int | None,
+             attempt: int | None) -> Message | None:
     query = select(Message).execution_options(populate_existing=True)
     if dialect(session) == "postgresql":
         query = query.with_for_update()
     message = session.scalar(query.where(Message.provider_sid == sid))
     if message is None and message_id is not None:
-        message = session.scalar(query.where(Message.id == message_id,
+        current = (Message.attempts == attempt) if attempt is not None else true()
+        message = session.scalar(query.where(Message.id == message_id, current,
                                              Message.provider_sid.is_(None)))
     return message
 

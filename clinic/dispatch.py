@@ -21,6 +21,7 @@ import random
 import threading
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -36,7 +37,7 @@ from .models import (
     MessageEvent,
     Service,
 )
-from .sms import SendError, Sent, SmsSender
+from .sms import SendError, Sent, SmsSender, classify
 from .tx import dialect, writing
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,8 @@ SETTLE = timedelta(minutes=1)
 RECHECK = timedelta(minutes=2)
 GIVE_UP_CHECKING = timedelta(hours=1)
 PRE_VISIT = ("confirmation", "pre_visit_pause", "reminder")
+#: Twilio statuses of a text that reached Twilio and went no further.
+FAILED_AT_TWILIO = ("failed", "undelivered", "canceled")
 
 Render = Callable[[Message], str]
 Clock = Callable[[], datetime]
@@ -87,20 +90,21 @@ def send_next(session: Session, *, clock: Clock, sender: SmsSender, render: Rend
             return None
         outcome = _claim(session, message, now, tz, rng, render)
         message.updated_at = now
-        message_id, to, body = message.id, message.client.phone, message.body
+        claim = Claim(message.id, message.attempts)
+        to, body = message.client.phone, message.body
     session.commit()
     if outcome != "claimed":
         return outcome
     try:
-        sent = sender.send(to, body, ref=str(message_id))
+        sent = sender.send(to, body, ref=claim.ref)
     except SendError as exc:
-        return _record(session, message_id, clock,
+        return _record(session, claim, clock,
                        lambda m, now, error=exc: _failed(m, error, now, tz, rng))
     except Exception:  # a bug after the request may have gone out: ask Twilio, never resend
-        log.exception("message %s: unexpected error while sending", message_id)
+        log.exception("message %s: unexpected error while sending", claim.message_id)
         error = SendError("unexpected error while sending", unsure=True)
-        return _record(session, message_id, clock, lambda m, now: _unsure(m, error, now))
-    return _record(session, message_id, clock, lambda m, now: _sent(m, sent, now))
+        return _record(session, claim, clock, lambda m, now: _unsure(m, error, now))
+    return _record(session, claim, clock, lambda m, now: _sent(m, sent.sid, now), sid=sent.sid)
 
 
 def settle_unsure(session: Session, *, clock: Clock, sender: SmsSender, tz: ZoneInfo,
@@ -118,20 +122,37 @@ def settle_unsure(session: Session, *, clock: Clock, sender: SmsSender, tz: Zone
                 session.rollback()
                 break
             message.check_at = now + RECHECK  # ours to ask about; asked again if we die
-            message_id, to, body = message.id, message.client.phone, message.body or ""
+            claim = Claim(message.id, message.attempts)
+            to, body = message.client.phone, message.body or ""
             since = message.claimed_at or message.created_at
         session.commit()
         try:
             found = sender.find(to, body, since)
         except Exception as exc:  # any failure to ask is only a failed lookup
             why = str(exc) if isinstance(exc, SendError) else exc.__class__.__name__
-            counts[_record(session, message_id, clock,
-                           lambda m, now, why=why: _lookup_failed(m, why, now))] += 1
-            continue
-        counts[_record(session, message_id, clock,
-                       lambda m, now, found=found: _looked_up(session, m, found, now, tz,
-                                                              rng))] += 1
+            outcome = _record(session, claim, clock,
+                              lambda m, now, why=why: _lookup_failed(m, why, now))
+        else:
+            sent = _unclaimed(session, found)
+            outcome = _record(session, claim, clock,
+                              lambda m, now, sent=sent: _looked_up(m, sent, now, tz, rng),
+                              sid=sent.sid if sent else None)
+        counts[outcome] += 1
     return counts
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One attempt at one text. An answer for an older attempt changes nothing: the row has
+    been settled or claimed again since."""
+
+    message_id: int
+    attempt: int
+
+    @property
+    def ref(self) -> str:
+        """Echoed back in status callbacks (`?m=<id>.<attempt>`)."""
+        return f"{self.message_id}.{self.attempt}"
 
 
 def backoff(attempt: int, rng: random.Random) -> timedelta:
@@ -155,6 +176,7 @@ def schedule_retry(message: Message, *, now: datetime, tz: ZoneInfo, rng: random
         message.note = _note(f"{why}; a retry would arrive after the visit")
         return "failed"
     message.status, message.due_at, message.note = "scheduled", due, _note(f"{why}; retrying")
+    message.provider_sid = None  # the failed attempt's SID stays in the history
     return "retry"
 
 
@@ -237,24 +259,31 @@ def _has_later_extraction(session: Session, appt: Appointment) -> bool:
         Service.includes_extraction)))
 
 
-def _record(session: Session, message_id: int, clock: Clock, change) -> str:
-    """Applies what a send or a lookup said, under the row's lock, and keeps it in history."""
+def _record(session: Session, claim: Claim, clock: Clock, change, *,
+            sid: str | None = None) -> str:
+    """Applies what a send or a lookup said, under the row's lock, and keeps it in history.
+
+    Only while the row is still this attempt's and `sending`; otherwise the answer came late
+    (a status callback, or a dispatcher that found it stalled, settled it) and is only kept
+    in the history."""
     with writing(session):
-        message = _locked(session, message_id)
+        message = _locked(session, claim.message_id)
         now = clock()
-        outcome = change(message, now)
-        if outcome != "gone":
+        if message.status == "sending" and message.attempts == claim.attempt:
+            outcome = change(message, now)
             message.updated_at = now
-            session.add(MessageEvent(message=message, at=now, outcome=outcome,
-                                     error_code=message.error_code, note=message.note))
+            code, note = message.error_code, message.note
+        else:
+            outcome, code, note = "late", None, "answer for an attempt already settled"
+        session.add(MessageEvent(message=message, at=now, outcome=outcome, provider_sid=sid,
+                                 error_code=code, note=note))
     session.commit()
     return outcome
 
 
-def _sent(message: Message, sent: Sent, now: datetime) -> str:
-    message.provider_sid, message.sent_at, message.check_at = sent.sid, now, None
-    if message.status in ("sending", "unknown"):  # a callback may already have moved it on
-        message.status, message.note, message.error_code = "sent", None, None
+def _sent(message: Message, sid: str, now: datetime) -> str:
+    message.provider_sid, message.sent_at, message.check_at = sid, now, None
+    message.status, message.note, message.error_code = "sent", None, None
     return "sent"
 
 
@@ -265,26 +294,37 @@ def _unsure(message: Message, error: SendError, now: datetime) -> str:
     return "unsure"
 
 
-def _looked_up(session: Session, message: Message, found: Sent | None, now: datetime,
-               tz: ZoneInfo, rng: random.Random) -> str:
-    if message.status != "sending":
-        return "gone"  # a status callback settled it meanwhile
-    if found is not None and not session.scalar(
-            select(exists().where(Message.provider_sid == found.sid))):
-        message.provider_sid, message.sent_at, message.check_at = found.sid, now, None
-        message.status = "delivered" if found.status in ("delivered", "read") else "sent"
-        message.note = message.error_code = None
-        return "found"
+def _unclaimed(session: Session, found: list[Sent]) -> Sent | None:
+    """The newest listed text whose SID no row or attempt has claimed yet."""
+    for sent in found:
+        known = session.scalar(select(
+            exists().where(Message.provider_sid == sent.sid)
+            | exists().where(MessageEvent.provider_sid == sent.sid)))
+        if not known:
+            return sent
+    return None
+
+
+def _looked_up(message: Message, found: Sent | None, now: datetime, tz: ZoneInfo,
+               rng: random.Random) -> str:
     message.check_at = None
-    outcome = schedule_retry(message, now=now, tz=tz, rng=rng,
-                             why="not in Twilio's message list")
-    return "resend" if outcome == "retry" else outcome
+    if found is None:
+        outcome = schedule_retry(message, now=now, tz=tz, rng=rng,
+                                 why="not in Twilio's message list")
+        return "resend" if outcome == "retry" else outcome
+    if found.status in FAILED_AT_TWILIO:
+        message.provider_sid = found.sid
+        why = f"found failed in Twilio's message list ({found.error_code})"
+        return record_failure(message, classify(found.error_code), code=found.error_code,
+                              why=why, now=now, tz=tz, rng=rng)
+    _sent(message, found.sid, now)
+    if found.status in ("delivered", "read"):
+        message.status = "delivered"
+    return "found"
 
 
 def _lookup_failed(message: Message, why: str, now: datetime) -> str:
-    if message.status != "sending":
-        return "gone"
-    if now - (message.claimed_at or now) < GIVE_UP_CHECKING:
+    if now - (message.claimed_at or message.created_at) < GIVE_UP_CHECKING:
         message.note = _note(f"Twilio could not say whether it went out ({why}); asking again")
         return "rechecking"
     message.status, message.check_at = "unknown", None

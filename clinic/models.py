@@ -251,6 +251,8 @@ class MessageEvent(db.Model):
     message_id: Mapped[int] = mapped_column(ForeignKey("message.id"), index=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     outcome: Mapped[str] = mapped_column(String(12))  #: sent, retry, failed, unsure, found, ...
+    #: The SID Twilio gave this attempt, kept here when a retry clears it from the message.
+    provider_sid: Mapped[str | None] = mapped_column(String(64), index=True)
     error_code: Mapped[int | None] = mapped_column(Integer)
     note: Mapped[str | None] = mapped_column(String(200))
 

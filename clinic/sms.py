@@ -22,22 +22,25 @@ OPTED_OUT = {21610}
 UNDELIVERABLE = {21211, 21614, 30005, 30006}
 RETRYABLE = {20429, 30003, 30008}
 #: How many of a number's newest texts a lookup reads, and how far Twilio's clock may differ.
-LOOKUP_LIMIT = 50
+LOOKUP_LIMIT = 200
 CLOCK_SKEW = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
 class Sent:
+    """A text the provider has: its SID, status and, when it failed, the error code."""
+
     sid: str
     status: str = "sent"
+    error_code: int | None = None
 
 
 class SendError(Exception):
     """A send that failed; `code` is Twilio's error code when there is one.
 
     `timeout`: no connection could be made, so nothing was sent (retry). `unsure`: the request
-    went out and its answer did not come back (a read timeout, a dropped connection), so the
-    text may have been sent.
+    went out and no clear answer came back (a read timeout, a dropped connection, a 5xx from
+    Twilio or a proxy in front of it), so the text may have been sent.
     """
 
     def __init__(self, message: str, *, code: int | None = None, http_status: int | None = None,
@@ -68,8 +71,8 @@ class SmsSender(Protocol):
     def send(self, to: str, body: str, ref: str | None = None) -> Sent:
         """Sends one text; `ref` is our message id, echoed back in status callbacks."""
 
-    def find(self, to: str, body: str, since: datetime) -> Sent | None:
-        """The text with this body sent to `to` from our sender since then, or None.
+    def find(self, to: str, body: str, since: datetime) -> list[Sent]:
+        """The texts with this body sent to `to` from our sender since then, newest first.
 
         Raises SendError when the provider cannot be asked.
         """
@@ -94,8 +97,8 @@ class ConsoleSender:
               flush=True)
         return Sent(sid)
 
-    def find(self, to: str, body: str, since: datetime) -> Sent | None:
-        return None  # a printout leaves nothing to ask: the demo prints it again
+    def find(self, to: str, body: str, since: datetime) -> list[Sent]:
+        return []  # a printout leaves nothing to ask: the demo prints it again
 
 
 @dataclass
@@ -123,12 +126,11 @@ class MemorySender:
                 raise SendError("no answer from the provider", unsure=True)
             return Sent(sid)
 
-    def find(self, to: str, body: str, since: datetime) -> Sent | None:
+    def find(self, to: str, body: str, since: datetime) -> list[Sent]:
         with self._lock:
             if self.find_fails:
                 raise SendError("the provider's message list did not answer", timeout=True)
-            return next((Sent(sid) for sid, t, b in reversed(self.sent)
-                         if (t, b) == (to, body)), None)
+            return [Sent(sid) for sid, t, b in reversed(self.sent) if (t, b) == (to, body)]
 
 
 class TwilioSender:
@@ -161,17 +163,19 @@ class TwilioSender:
         try:
             message = self.client.messages.create(**params)
         except TwilioRestException as exc:
+            # A 5xx may come from Twilio's edge or a proxy after the message was created.
             raise SendError(f"Twilio {exc.status}: {exc.code}", code=exc.code,
-                            http_status=exc.status) from None
+                            http_status=exc.status, unsure=(exc.status or 0) >= 500) from None
         except Exception as exc:  # whatever broke: say whether it may have gone out
             raise _transport_error(exc) from None
         return Sent(message.sid, message.status or "queued")
 
-    def find(self, to: str, body: str, since: datetime) -> Sent | None:
-        """Looks through the newest texts to `to` from our sender for this body.
+    def find(self, to: str, body: str, since: datetime) -> list[Sent]:
+        """The newest texts to `to` from our sender with this body, created since then.
 
         Not filtered by DateSent: a text Twilio has accepted but not yet handed to a carrier
-        has no sent date, and it is exactly the one looked for.
+        has no sent date, and it is exactly the one looked for. A trial account puts a note in
+        front of every body, so the body may end the listed one.
         """
         from twilio.base.exceptions import TwilioRestException
 
@@ -185,13 +189,10 @@ class TwilioSender:
             raise SendError(f"Twilio's message list did not answer "
                             f"({exc.__class__.__name__})", timeout=True) from None
         earliest = since - CLOCK_SKEW
-        for message in recent:
-            if (message.body == body and message.date_created is not None
-                    and message.date_created >= earliest
-                    and (not self.service_sid
-                         or message.messaging_service_sid == self.service_sid)):
-                return Sent(message.sid, message.status or "queued")
-        return None
+        return [Sent(m.sid, m.status or "queued", m.error_code) for m in recent
+                if (m.body or "").endswith(body) and m.date_created is not None
+                and m.date_created >= earliest
+                and (not self.service_sid or m.messaging_service_sid == self.service_sid)]
 
     def close(self) -> None:
         """Closes the pooled HTTP connections."""
@@ -200,18 +201,40 @@ class TwilioSender:
 
 
 def _transport_error(exc: Exception) -> SendError:
-    """A failure without Twilio's answer: safe to retry only if the request never left."""
+    """A failure without Twilio's answer: safe to retry only if the request never left.
+
+    That is a connect timeout, a refused connection or failed DNS look-up (urllib3's
+    NewConnectionError), or a certificate Twilio's host failed to prove. Any other TLS error
+    can happen while the answer is read, so it is unsure like a read timeout.
+    """
+    import ssl
+
     from requests.exceptions import ConnectionError as RequestsConnectionError
-    from requests.exceptions import ConnectTimeout, SSLError
+    from requests.exceptions import ConnectTimeout
     from urllib3.exceptions import NewConnectionError
 
     name = exc.__class__.__name__
-    if isinstance(exc, ConnectTimeout | SSLError):
+    reason = getattr(exc.args[0] if exc.args else None, "reason", None)
+    if isinstance(exc, ConnectTimeout) or _caused_by(exc, ssl.SSLCertVerificationError):
         return SendError(f"could not reach Twilio ({name})", timeout=True)
-    if isinstance(exc, RequestsConnectionError) and isinstance(
-            getattr(exc.args[0] if exc.args else None, "reason", None), NewConnectionError):
+    if isinstance(exc, RequestsConnectionError) and isinstance(reason, NewConnectionError):
         return SendError(f"could not reach Twilio ({name}: connection refused)", timeout=True)
     return SendError(f"no answer from Twilio ({name})", unsure=True)
+
+
+def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
+    """Whether `kind` is anywhere in the exception's arguments, reasons or causes."""
+    seen: set[int] = set()
+    todo: list[object] = [exc]
+    while todo:
+        item = todo.pop()
+        if not isinstance(item, BaseException) or id(item) in seen:
+            continue
+        if isinstance(item, kind):
+            return True
+        seen.add(id(item))
+        todo += [*item.args, getattr(item, "reason", None), item.__cause__, item.__context__]
+    return False
 
 
 def _http_client(api_base_url: str | None, timeout: float):

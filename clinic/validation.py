@@ -24,6 +24,13 @@ def parse_id(text: str | None) -> int | None:
     return int(text) if text and ID.fullmatch(text) else None
 
 
+def parse_ref(text: str | None) -> tuple[int | None, int | None]:
+    """A text's id and attempt from a status callback URL (`?m=12.2`; older links `?m=12`)."""
+    head, _, tail = (text or "").partition(".")
+    message_id = parse_id(head)
+    return (message_id, parse_id(tail)) if message_id and tail else (message_id, None)
+
+
 class InvalidInput(ValueError):
     """Input that cannot be read; answered with 422 and the fields at fault."""
 

@@ -65,8 +65,9 @@ def _clock(now: datetime | None):
     return (lambda: now) if now else clock.now
 
 
-#: (job, seconds between runs). Lost answers are settled before new sends; visits are
-#: completed before the texts that completion plans.
+#: (job, seconds between runs), in the order `scheduler dispatch` runs them once: lost answers
+#: settled, then visits completed, then the texts due (completion plans some). Under
+#: `scheduler run` each keeps its own interval; their writes are transactions either way.
 JOBS = [(settle_unsure, 30), (complete_unclosed, 300), (send_due, 15)]
 
 

@@ -190,6 +190,11 @@ class FakeTwilio:
         with self._lock:
             self._script.extend([("hang_up", accept)] * times)
 
+    def fail_after_sending_next(self, http_status: int = 502, times: int = 1) -> None:
+        """Sends the message, then answers an error (an edge or a proxy failing late)."""
+        with self._lock:
+            self._script.extend([("sent_then_error", http_status)] * times)
+
     def fail_list_next(self, code: int = 20500, *, http_status: int | None = None,
                        times: int = 1) -> None:
         with self._lock:
@@ -234,6 +239,10 @@ class FakeTwilio:
             message = self._accept(h, path, form, pairs, "accepted_late")
             if message and not self._stopping.wait(step[1]):
                 h.answer(201, message)  # the client has long given up
+            return None
+        if step and step[0] == "sent_then_error":
+            if self._accept(h, path, form, pairs, "accepted_then_error"):
+                h.answer(step[1], error_json(20500, step[1]))
             return None
         if step and step[0] == "hang_up":
             if step[1]:

@@ -166,7 +166,8 @@ def test_staff_see_a_visits_messages(client, runner, book, dispatch, clock):
     assert by_kind["reminder"]["due_at"] == "2027-03-01T09:00:00-08:00"
     assert set(sent) >= {"id", "kind", "due_at", "status", "body", "sent_at", "provider_sid"}
     assert sent["history"] == [{"at": "2027-03-01T08:00:00-08:00", "outcome": "sent",
-                                "error_code": None, "note": None}]
+                                "provider_sid": sent["provider_sid"], "error_code": None,
+                                "note": None}]
     assert by_kind["reminder"]["history"] == []
 
 

@@ -5,6 +5,7 @@ from datetime import timedelta
 from conftest import signed_post
 from sqlalchemy import select
 
+from clinic import dispatch as dispatcher
 from clinic.extensions import db
 from clinic.models import Client, Message
 from clinic.timeutil import parse_aware
@@ -85,7 +86,8 @@ def test_whole_life_of_a_facial(book, client, runner, app, dispatch, twilio, clo
     assert all(s["to"] == "+14155552671" and s["from"] == "+15005550006" for s in twilio.sent)
     ids = {m.provider_sid: m.id for m in plan.values()}
     for sent in twilio.sent:
-        assert sent["status_callback"] == f"http://clinic.test/sms/status?m={ids[sent['sid']]}"
+        assert sent["status_callback"] == (
+            f"http://clinic.test/sms/status?m={ids[sent['sid']]}.1")  # id and attempt
         path = sent["status_callback"].removeprefix("http://clinic.test")
         assert signed_post(client, path, {"MessageSid": sent["sid"],
                                           "MessageStatus": "delivered"}).status_code == 204
@@ -153,26 +155,40 @@ def test_429_is_retried_with_backoff(book, app, dispatch, twilio, clock):
     assert len(twilio.requests) == 2 and len(twilio.sent) == 1
 
 
-def test_500_is_retried_and_gives_up_after_five_attempts(book, app, dispatch, twilio, clock):
+def test_500_is_checked_then_retried_and_gives_up_after_five_attempts(book, app, dispatch,
+                                                                      twilio, clock):
+    """A 5xx may come after Twilio created the text: it is looked up before each retry."""
     book(FACIAL)
     twilio.server_error_next(times=5)
     waits = []
     moment = clock.now
     for attempt in range(1, 6):
-        dispatch(moment)
+        assert dispatch(moment)["send_due"] == {"unsure": 1}
+        moment += dispatcher.SETTLE
+        outcome = dispatch(moment)["settle_unsure"]
         confirmation = by_kind(app)["confirmation"]
         assert confirmation.attempts == attempt
         if attempt < 5:
-            assert confirmation.status == "scheduled"
+            assert outcome == {"resend": 1} and confirmation.status == "scheduled"
             waits.append(confirmation.due_at - moment)
             moment = confirmation.due_at
-    assert confirmation.status == "failed"
+    assert outcome == {"failed": 1} and confirmation.status == "failed"
     assert "gave up after 5 attempts" in confirmation.note
-    assert len(twilio.requests) == 5 and twilio.sent == []
+    assert len(twilio.requests) == 5 and twilio.sent == [] and len(twilio.lists) == 5
     # Each wait is at least half of a doubling ceiling: 30 s, 60 s, 120 s, 240 s.
     for n, wait in enumerate(waits, start=1):
         ceiling = timedelta(seconds=30 * 2 ** (n - 1))
         assert ceiling / 2 <= wait <= ceiling
+
+
+def test_a_502_after_twilio_created_the_text_is_found_not_resent(book, app, dispatch, twilio,
+                                                                 clock):
+    book(FACIAL)
+    twilio.fail_after_sending_next(502)
+    assert dispatch(clock.now)["send_due"] == {"unsure": 1}
+    assert dispatch(clock.now + dispatcher.SETTLE)["settle_unsure"] == {"found": 1}
+    assert by_kind(app)["confirmation"].provider_sid == twilio.sent[0]["sid"]
+    assert len(twilio.requests) == 1
 
 
 def test_a_late_answer_is_found_in_twilios_list_and_never_sent_twice(book, app, dispatch,
@@ -257,6 +273,7 @@ def test_pre_visit_retry_never_goes_past_the_visit(book, app, dispatch, twilio):
     dispatch(parse_aware("2027-03-01T08:00:00-08:00"))  # the confirmation
     twilio.server_error_next()
     dispatch(parse_aware("2027-03-02T09:59:50-08:00"))  # the reminder, very late
+    dispatch(parse_aware("2027-03-02T10:00:50-08:00"))  # not found at Twilio
     reminder = by_kind(app)["reminder"]
     assert reminder.status == "failed"
     assert "after the visit" in reminder.note

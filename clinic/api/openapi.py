@@ -99,8 +99,9 @@ SCHEMAS = {
                     "items": {"type": "object", "properties": {
                         "at": {"type": "string", "format": "date-time"},
                         "outcome": {"type": "string", "enum": [
-                            "sent", "retry", "failed", "unsure", "found", "resend",
-                            "rechecking", "unknown"]},
+                            "sent", "delivered", "retry", "failed", "unsure", "found",
+                            "resend", "rechecking", "unknown", "late"]},
+                        "provider_sid": {"type": "string", "nullable": True},
                         "error_code": {"type": "integer", "nullable": True},
                         "note": {"type": "string", "nullable": True}}}}}},
     "Followup": {"type": "object", "properties": {

@@ -89,7 +89,8 @@ def messages(appointment_id: int):
         "provider_sid": m.provider_sid, "attempts": m.attempts, "error_code": m.error_code,
         "note": m.note,
         "history": [{"at": iso_local(e.at, tz), "outcome": e.outcome,
-                     "error_code": e.error_code, "note": e.note} for e in m.history],
+                     "provider_sid": e.provider_sid, "error_code": e.error_code,
+                     "note": e.note} for e in m.history],
     } for m in rows])
 
 

@@ -12,7 +12,7 @@ from twilio.request_validator import RequestValidator
 
 from .. import clock, delivery, replies
 from ..extensions import csrf, db
-from ..validation import parse_id, storable
+from ..validation import parse_ref, storable
 
 bp = Blueprint("webhooks", __name__, url_prefix="/sms")
 
@@ -50,11 +50,12 @@ def inbound():
 @signed
 def status():
     form = signed_form()
+    message_id, attempt = parse_ref(request.args.get("m"))
     code = form.get("ErrorCode", "")
     delivery.record_status(
         db.session, sid=form.get("MessageSid", "")[:64], status=form.get("MessageStatus", ""),
         error_code=int(code) if code.isascii() and code.isdigit() and len(code) <= 6 else None,
-        message_id=parse_id(request.args.get("m")), now=clock.now(), tz=clock.tz())
+        message_id=message_id, attempt=attempt, now=clock.now(), tz=clock.tz())
     return Response(status=204)
 
 

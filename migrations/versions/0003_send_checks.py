@@ -25,6 +25,7 @@ def upgrade():
     sa.Column('message_id', sa.Integer(), nullable=False),
     sa.Column('at', sa.DateTime(), nullable=False),
     sa.Column('outcome', sa.String(length=12), nullable=False),
+    sa.Column('provider_sid', sa.String(length=64), nullable=True),
     sa.Column('error_code', sa.Integer(), nullable=True),
     sa.Column('note', sa.String(length=200), nullable=True),
     sa.ForeignKeyConstraint(['message_id'], ['message.id'], name=op.f('fk_message_event_message_id_message')),
@@ -32,13 +33,17 @@ def upgrade():
     )
     with op.batch_alter_table('message_event', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_message_event_message_id'), ['message_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_message_event_provider_sid'), ['provider_sid'], unique=False)
 
-    # Rows an older dispatcher left in `sending` are checked with Twilio at once.
-    op.execute("UPDATE message SET check_at = claimed_at WHERE status = 'sending'")
+    # Rows an older dispatcher left in `sending` are checked with Twilio at once (stop older
+    # dispatchers before upgrading: they claimed in batches).
+    op.execute("UPDATE message SET check_at = COALESCE(claimed_at, updated_at) "
+               "WHERE status = 'sending'")
 
 
 def downgrade():
     with op.batch_alter_table('message_event', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_message_event_provider_sid'))
         batch_op.drop_index(batch_op.f('ix_message_event_message_id'))
 
     op.drop_table('message_event')
