@@ -13,12 +13,13 @@ from zoneinfo import ZoneInfo
 from flask_migrate import upgrade
 from sqlalchemy import insert, select, update
 
-from clinic import bodies, create_app, dispatch
+from clinic import create_app
 from clinic.config import TestConfig
 from clinic.extensions import db
+from clinic.messaging import bodies, dispatch
+from clinic.messaging.senders import MemorySender
 from clinic.models import Appointment, Client, Message, Provider, Service
 from clinic.seed import seed_demo
-from clinic.sms import MemorySender
 
 NOW = datetime(2027, 3, 1, 16, 0, tzinfo=UTC)
 DUE = 200

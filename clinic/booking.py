@@ -16,7 +16,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from . import availability, careplan
+from . import availability
+from .messaging import plan
 from .models import (
     CADENCE_STATUSES,
     CHANGEABLE_STATUSES,
@@ -116,7 +117,7 @@ def book(session: Session, req: BookingRequest, *, now: datetime, clinic: Clinic
         session.add(appt)
         _log(session, appt, now, actor, "booked", {"start": req.start.isoformat()})
         if _stored(session):
-            careplan.plan_booking(session, appt, now=now, tz=clinic.tz)
+            plan.plan_booking(session, appt, now=now, tz=clinic.tz)
             session.commit()
             return appt
         if req.provider_id is not None or attempt == len(providers) - 1:
@@ -140,7 +141,7 @@ def cancel(session: Session, appt: Appointment, *, now: datetime, clinic: Clinic
     appt.late_change = appt.late_change or late
     appt.updated_at = now
     _log(session, appt, now, actor, "cancelled", {"late": late})
-    careplan.cancel_unsent(session, appt, now=now, note="visit cancelled")
+    plan.cancel_unsent(session, appt, now=now, note="visit cancelled")
     session.commit()
     return appt
 
@@ -181,7 +182,7 @@ def reschedule(session: Session, appt: Appointment, start: datetime, *, now: dat
     _log(session, appt, now, actor, "rescheduled", detail)
     if not _stored(session):
         raise _unavailable(session, service, provider_id, start, now=now, clinic=clinic)
-    careplan.replan_moved(session, appt, now=now, tz=clinic.tz)
+    plan.replan_moved(session, appt, now=now, tz=clinic.tz)
     session.commit()
     return appt
 

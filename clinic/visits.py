@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import careplan
 from .booking import BookingError
+from .messaging import plan
 from .models import Appointment, AppointmentEvent
 from .tx import dialect, lock, writing
 
@@ -76,10 +76,10 @@ def _apply(session: Session, appt: Appointment, status: str, *, now: datetime, t
     appt.updated_at = now
     if status == "cancelled":
         appt.cancelled_at, appt.cancelled_by = now, actor
-        careplan.cancel_unsent(session, appt, now=now, note="visit cancelled")
+        plan.cancel_unsent(session, appt, now=now, note="visit cancelled")
     elif status == "no_show":
-        careplan.cancel_unsent(session, appt, now=now, note="no-show")
+        plan.cancel_unsent(session, appt, now=now, note="no-show")
     elif status == "completed":
-        careplan.plan_completion(session, appt, now=now, tz=tz)
+        plan.plan_completion(session, appt, now=now, tz=tz)
     session.add(AppointmentEvent(appointment=appt, at=now, actor=actor, action=status,
                                  detail={"from": before}))

@@ -11,9 +11,10 @@ from datetime import datetime
 
 from flask import Flask
 
-from clinic import bodies, clock, dispatch, visits
+from clinic import clock, visits
 from clinic.extensions import db
-from clinic.sms import close, sender_from_config
+from clinic.messaging import bodies, dispatch
+from clinic.messaging.senders import close, sender_from_config
 
 log = logging.getLogger(__name__)
 

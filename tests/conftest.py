@@ -157,7 +157,7 @@ def payload(start: str, service: str = "facial", phone: str = "(415) 555-2671", 
 @pytest.fixture
 def sms(app):
     """The memory sender the app's jobs use under TestConfig."""
-    from clinic.sms import sender_from_config
+    from clinic.messaging.senders import sender_from_config
 
     return sender_from_config(app.config)
 

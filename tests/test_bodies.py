@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from clinic import bodies
+from clinic.messaging import bodies
 from clinic.models import (
     MESSAGE_KINDS,
     Appointment,

@@ -3,7 +3,7 @@
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from clinic.careplan import after_visit, pre_visit, quiet
+from clinic.messaging.plan import after_visit, pre_visit, quiet
 
 LA = ZoneInfo("America/Los_Angeles")
 

@@ -7,10 +7,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from clinic import dispatch as dispatcher
 from clinic.extensions import db
+from clinic.messaging import dispatch as dispatcher
+from clinic.messaging.senders import SendError
 from clinic.models import Appointment, Client, Message
-from clinic.sms import SendError
 from clinic.timeutil import parse_aware
 
 TUE_9 = "2027-03-02T09:00:00-08:00"
@@ -164,7 +164,7 @@ def test_send_is_claimed_before_the_api_call(book, app, clock):
     """While the sender runs, the row is already `sending` with its attempt counted."""
     from zoneinfo import ZoneInfo
 
-    from clinic.bodies import render
+    from clinic.messaging.bodies import render
 
     seen = []
 
@@ -173,7 +173,7 @@ def test_send_is_claimed_before_the_api_call(book, app, clock):
             with app.app_context():
                 row = db.session.scalar(select(Message).where(Message.kind == "confirmation"))
                 seen.append((row.status, row.attempts))
-            from clinic.sms import Sent
+            from clinic.messaging.senders import Sent
             return Sent("SMwatch")
 
     book(TUE_9)
@@ -199,7 +199,7 @@ class Dies:
 def run_dispatcher(app, clock, sender):
     from zoneinfo import ZoneInfo
 
-    from clinic.bodies import render
+    from clinic.messaging.bodies import render
 
     with app.app_context():
         return dispatcher.send_due(db.session, clock=clock, sender=sender, render=render,
@@ -291,7 +291,7 @@ def test_a_status_callback_settles_a_lost_answer_first(book, client, app, dispat
 def test_stop_between_sends_hands_back_the_rest(app, book, clock, sms):
     from zoneinfo import ZoneInfo
 
-    from clinic.bodies import render
+    from clinic.messaging.bodies import render
 
     for i in range(3):
         book(f"2027-03-0{2 + i}T09:00:00-08:00", phone=f"+1415555{2900 + i:04d}")
@@ -334,7 +334,7 @@ def test_memory_failures_are_classified(book, app, dispatch, clock, sms):
 def test_a_broken_template_does_not_strand_the_batch(app, book, clock, sms):
     from zoneinfo import ZoneInfo
 
-    from clinic.bodies import render
+    from clinic.messaging.bodies import render
 
     for i in range(3):
         book(f"2027-03-0{2 + i}T09:00:00-08:00", phone=f"+1415555{2950 + i:04d}")
@@ -414,7 +414,7 @@ def test_each_send_reads_the_clock_again(book, app, sms):
 
     from conftest import NOW
 
-    from clinic.bodies import render
+    from clinic.messaging.bodies import render
 
     for i in range(3):
         book(f"2027-03-0{2 + i}T09:00:00-08:00", phone=f"+1415555{2960 + i:04d}")
@@ -437,8 +437,8 @@ def test_status_callback_before_the_sid_is_stored_is_kept(book, client, app, clo
 
     from conftest import signed_post
 
-    from clinic.bodies import render
-    from clinic.sms import Sent
+    from clinic.messaging.bodies import render
+    from clinic.messaging.senders import Sent
 
     class FastCallback:
         def send(self, to, body, ref=None):

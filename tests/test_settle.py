@@ -17,11 +17,11 @@ from urllib3.exceptions import (
     ReadTimeoutError,
 )
 
-from clinic import dispatch as dispatcher
-from clinic.bodies import render
 from clinic.extensions import db
+from clinic.messaging import dispatch as dispatcher
+from clinic.messaging.bodies import render
+from clinic.messaging.senders import SendError, Sent, _transport_error
 from clinic.models import Message, MessageEvent
-from clinic.sms import SendError, Sent, _transport_error
 
 TUE_9 = "2027-03-02T09:00:00-08:00"
 TZ = ZoneInfo("America/Los_Angeles")

@@ -173,7 +173,7 @@ def test_staff_see_a_visits_messages(client, runner, book, dispatch, clock):
 
 def test_a_retried_text_shows_its_failure_in_history_not_in_its_note(client, runner, book,
                                                                      dispatch, clock, sms):
-    from clinic.sms import SendError
+    from clinic.messaging.senders import SendError
 
     headers = staff_headers(runner)
     book("2027-03-02T09:00:00-08:00")

@@ -5,8 +5,8 @@ from datetime import timedelta
 from conftest import signed_post
 from sqlalchemy import select
 
-from clinic import dispatch as dispatcher
 from clinic.extensions import db
+from clinic.messaging import dispatch as dispatcher
 from clinic.models import Client, Message
 from clinic.timeutil import parse_aware
 

@@ -10,8 +10,9 @@ from xml.sax.saxutils import escape
 from flask import Blueprint, Response, abort, current_app, request
 from twilio.request_validator import RequestValidator
 
-from .. import clock, delivery, replies
+from .. import clock
 from ..extensions import csrf, db
+from ..messaging import delivery, replies
 from ..validation import parse_ref, storable
 
 bp = Blueprint("webhooks", __name__, url_prefix="/sms")

@@ -13,8 +13,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from .models import Appointment, Message
-from .timeutil import local_datetime
+from ..models import Appointment
+from ..timeutil import local_datetime
+from .models import Message
 
 QUIET_FROM, QUIET_UNTIL = time(20), time(9)
 SEND_AT = time(10)  #: pre-visit pause and rebook go out at 10:00 clinic time

@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, true
 from sqlalchemy.orm import Session
 
+from ..tx import dialect, writing
 from .dispatch import record_failure
 from .models import Message, MessageEvent
-from .sms import classify
-from .tx import dialect, writing
+from .senders import classify
 
 #: Twilio's MessageStatus values in our terms; the rest (queued, sending, ...) say nothing new.
 TWILIO_STATUS = {"sent": "sent", "delivered": "delivered", "read": "delivered",

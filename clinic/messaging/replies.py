@@ -13,9 +13,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from .models import Appointment, AppointmentEvent, Client, Followup, InboundMessage, Message
-from .phones import normalise_phone
-from .tx import lock, writing
+from ..models import Appointment, AppointmentEvent, Client
+from ..phones import normalise_phone
+from ..tx import lock, writing
+from .models import Followup, InboundMessage, Message
 
 OPT_OUT = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "REVOKE"}
 OPT_IN = {"START", "UNSTOP", "YES"}

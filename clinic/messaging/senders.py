@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from .phones import masked
+from ..phones import masked
 
 #: Twilio codes that mean the number will not take texts from us (README, "Texts").
 OPTED_OUT = {21610}

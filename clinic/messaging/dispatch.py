@@ -28,17 +28,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from .careplan import IMMEDIATE, quiet
-from .models import (
-    CADENCE_STATUSES,
-    CHANGEABLE_STATUSES,
-    Appointment,
-    Message,
-    MessageEvent,
-    Service,
-)
-from .sms import SendError, Sent, SmsSender, classify
-from .tx import dialect, writing
+from ..models import CADENCE_STATUSES, CHANGEABLE_STATUSES, Appointment, Service
+from ..tx import dialect, writing
+from .models import Message, MessageEvent
+from .plan import IMMEDIATE, quiet
+from .senders import SendError, Sent, SmsSender, classify
 
 log = logging.getLogger(__name__)
 

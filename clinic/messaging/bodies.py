@@ -11,8 +11,8 @@ from datetime import timedelta
 
 from flask import current_app, render_template
 
+from ..timeutil import clock_time
 from .models import Message
-from .timeutil import clock_time
 
 MAX_LENGTH = 320  #: two SMS segments; tests hold every template to it
 
@@ -20,7 +20,7 @@ MAX_LENGTH = 320  #: two SMS segments; tests hold every template to it
 def render(message: Message) -> str:
     """The body for a message, rendered in the current app context."""
     config = current_app.config
-    from . import clock
+    from .. import clock
 
     tz = clock.tz()
     appt = message.appointment

@@ -1,0 +1,113 @@
+"""The texts' tables: planned messages and each attempt, clients' replies, staff follow-ups."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from ..timeutil import UTCDateTime
+
+if TYPE_CHECKING:
+    from ..models import Appointment, Client
+
+MESSAGE_KINDS = ("confirmation", "pre_visit_pause", "reminder", "aftercare", "redness_checkin",
+                 "purging_checkin", "rebook")
+MESSAGE_STATUSES = ("scheduled", "sending", "sent", "delivered", "failed", "cancelled", "skipped",
+                    "unknown")
+
+
+class Message(db.Model):
+    """One planned text to a client: written with the change that causes it, sent at most once."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    appointment_id: Mapped[int] = mapped_column(ForeignKey("appointment.id"), index=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("client.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    not_after: Mapped[datetime | None] = mapped_column(UTCDateTime)  #: never sent from then on
+    status: Mapped[str] = mapped_column(String(12), default="scheduled")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    body: Mapped[str | None] = mapped_column(Text)  #: as sent
+    provider_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    error_code: Mapped[int | None] = mapped_column(Integer)
+    note: Mapped[str | None] = mapped_column(String(200))  #: why skipped, failed or retried
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  #: last handed to Twilio
+    #: While `sending`: when to ask Twilio whether it went out, if no answer has come by then.
+    check_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    appointment: Mapped[Appointment] = relationship()
+    client: Mapped[Client] = relationship()
+    history: Mapped[list[MessageEvent]] = relationship(
+        order_by="MessageEvent.id", back_populates="message")
+
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('scheduled','sending','sent','delivered','failed','cancelled','skipped',"
+            "'unknown')", name="status_known"),
+        # The dispatcher's poll: due rows, earliest first; cost follows what is due.
+        Index("ix_message_status_due", "status", "due_at"),
+    )
+
+
+class MessageEvent(db.Model):
+    """One step in a text's life after it was first handed over: each attempt's outcome and
+    what Twilio's message list said about a send whose answer was lost."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("message.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    outcome: Mapped[str] = mapped_column(String(12))  #: sent, retry, failed, unsure, found, ...
+    #: The SID Twilio gave this attempt, kept here when a retry clears it from the message.
+    provider_sid: Mapped[str | None] = mapped_column(String(64), index=True)
+    error_code: Mapped[int | None] = mapped_column(Integer)
+    note: Mapped[str | None] = mapped_column(String(200))
+
+    message: Mapped[Message] = relationship(back_populates="history")
+
+
+class InboundMessage(db.Model):
+    """A text a client sent; its Twilio MessageSid makes a repeated webhook a no-op."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_sid: Mapped[str] = mapped_column(String(64), unique=True)
+    client_id: Mapped[int | None] = mapped_column(ForeignKey("client.id"), index=True)
+    from_phone: Mapped[str] = mapped_column(String(32))
+    body: Mapped[str] = mapped_column(Text)
+    action: Mapped[str] = mapped_column(String(20))  #: what the reply was taken to mean
+    appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointment.id"))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    client: Mapped[Client | None] = relationship()
+    appointment: Mapped[Appointment | None] = relationship()
+
+
+class Followup(db.Model):
+    """Something staff should act on: a worrying check-in answer or an unrecognised reply."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int | None] = mapped_column(ForeignKey("client.id"))  #: None: unknown number
+    appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointment.id"))
+    inbound_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_message.id"))
+    reason: Mapped[str] = mapped_column(String(40))
+    priority: Mapped[str] = mapped_column(String(10), default="normal")
+    status: Mapped[str] = mapped_column(String(10), default="open")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_by: Mapped[str | None] = mapped_column(String(80))
+
+    client: Mapped[Client | None] = relationship(lazy="joined")
+    appointment: Mapped[Appointment | None] = relationship()
+    inbound: Mapped[InboundMessage | None] = relationship(lazy="joined")
+
+    __table_args__ = (
+        CheckConstraint("priority IN ('high','normal')", name="priority_known"),
+        CheckConstraint("status IN ('open','closed')", name="status_known"),
+        Index("ix_followup_status_created", "status", "created_at"),
+    )
