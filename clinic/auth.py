@@ -8,7 +8,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .models import STAFF_ROLES, ApiToken, StaffUser
+from .enums import StaffRole
+from .models import ApiToken, StaffUser
 
 # RFC 9106's second recommendation (64 MiB, t=3, p=4): above OWASP's argon2id minimum.
 _hasher = PasswordHasher()
@@ -35,8 +36,8 @@ def create_staff(session: Session, email: str, name: str, role: str, password: s
     email = email.strip().lower()
     if "@" not in email:
         raise StaffError("Give an email address.")
-    if role not in STAFF_ROLES:
-        raise StaffError(f"Role must be one of {', '.join(STAFF_ROLES)}.")
+    if role not in set(StaffRole):
+        raise StaffError(f"Role must be one of {', '.join(StaffRole)}.")
     if len(password) < MIN_PASSWORD:
         raise StaffError(f"Passwords need at least {MIN_PASSWORD} characters.")
     if session.scalar(select(StaffUser).where(StaffUser.email == email)):

@@ -14,7 +14,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .models import HOLDING_STATUSES, Appointment, Provider, TimeOff, WorkingHours
+from .enums import HOLDING
+from .models import Appointment, Provider, TimeOff, WorkingHours
 from .rules import DEFAULT_RULES, ClinicRules
 from .timeutil import day_bounds_utc, local_datetime
 
@@ -146,7 +147,7 @@ def load_schedules(
     blocked: dict[int, list[Interval]] = {pid: [] for pid in ids}
     visits = select(Appointment.provider_id, Appointment.start_at, Appointment.busy_until).where(
         Appointment.provider_id.in_(ids),
-        Appointment.status.in_(HOLDING_STATUSES),
+        Appointment.status.in_(HOLDING),
         # A visit never spans more than a day, so this bound keeps the scan on the index.
         Appointment.start_at >= start - timedelta(days=1),
         Appointment.start_at < end,

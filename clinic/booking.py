@@ -17,10 +17,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from . import availability
+from .enums import CHANGEABLE, COUNTED, ProviderRole, VisitStatus
 from .messaging import plan
 from .models import (
-    CADENCE_STATUSES,
-    CHANGEABLE_STATUSES,
     Appointment,
     AppointmentEvent,
     Client,
@@ -105,7 +104,7 @@ def book(session: Session, req: BookingRequest, *, now: datetime, clinic: Clinic
             end_at=req.start + timedelta(minutes=service.duration_minutes),
             busy_until=req.start + timedelta(
                 minutes=service.duration_minutes + service.buffer_minutes),
-            status="booked", price_cents=service.price_cents, currency=service.currency,
+            status=VisitStatus.BOOKED, price_cents=service.price_cents, currency=service.currency,
             intake={
                 "uses_prescription_topicals": req.uses_prescription_topicals,
                 "concerns": list(req.concerns),
@@ -130,11 +129,11 @@ def cancel(session: Session, appt: Appointment, *, now: datetime, clinic: Clinic
            actor: str = "client") -> Appointment:
     with writing(session):
         lock(session, appt)  # the row as it is now, locked
-        if appt.status == "cancelled":
+        if appt.status == VisitStatus.CANCELLED:
             session.rollback()
             return appt
         _check_changeable(appt, now)
-    appt.status = "cancelled"
+    appt.status = VisitStatus.CANCELLED
     appt.cancelled_at = now
     appt.cancelled_by = actor
     late = is_late(appt, now, clinic)
@@ -176,7 +175,7 @@ def reschedule(session: Session, appt: Appointment, start: datetime, *, now: dat
     appt.start_at = start
     appt.end_at = start + timedelta(minutes=service.duration_minutes)
     appt.busy_until = appt.end_at + timedelta(minutes=service.buffer_minutes)
-    appt.status = "booked"  # a confirmation was for the old time
+    appt.status = VisitStatus.BOOKED  # a confirmation was for the old time
     appt.late_change = appt.late_change or late
     appt.updated_at = now
     _log(session, appt, now, actor, "rescheduled", detail)
@@ -254,10 +253,10 @@ def _service(session: Session, slug: str) -> Service:
 def check_triage(session: Session, service: Service, concerns) -> None:
     """Concerns that need a dermatologist refuse any other service, suggesting the right one."""
     flagged = [c for c in CONCERN_LABELS if c in DERMATOLOGIST_CONCERNS and c in concerns]
-    if not flagged or service.provider_role == "dermatologist":
+    if not flagged or service.provider_role == ProviderRole.DERMATOLOGIST:
         return
     suggested = session.scalar(select(Service.slug).where(
-        Service.provider_role == "dermatologist", Service.active).order_by(Service.id))
+        Service.provider_role == ProviderRole.DERMATOLOGIST, Service.active).order_by(Service.id))
     raise BookingError(
         "needs_dermatologist",
         "These concerns need a dermatologist rather than a facial; please book a "
@@ -344,7 +343,7 @@ def _check_cadence(session: Session, client_id: int, start: datetime, *, now: da
         select(Appointment.start_at)
         .join(Service, Appointment.service_id == Service.id)
         .where(Appointment.client_id == client_id, Service.includes_extraction,
-               Appointment.status.in_(CADENCE_STATUSES),
+               Appointment.status.in_(COUNTED),
                Appointment.start_at >= day_bounds_utc(since, tz)[0])
     )
     if ignore is not None:
@@ -415,7 +414,7 @@ def _unavailable(session: Session, service: Service, provider_id: int | None, st
 
 def can_change(appt: Appointment, now: datetime) -> bool:
     """Whether the client may still cancel or move the visit from its link."""
-    return appt.status in CHANGEABLE_STATUSES and now < appt.start_at
+    return appt.status in CHANGEABLE and now < appt.start_at
 
 
 def is_late(appt: Appointment, now: datetime, clinic: Clinic) -> bool:
@@ -424,7 +423,7 @@ def is_late(appt: Appointment, now: datetime, clinic: Clinic) -> bool:
 
 
 def _check_changeable(appt: Appointment, now: datetime) -> None:
-    if appt.status not in CHANGEABLE_STATUSES:
+    if appt.status not in CHANGEABLE:
         raise BookingError("not_changeable", f"This visit is {appt.status.replace('_', ' ')} "
                            "and can no longer be changed.", status=409)
     if now >= appt.start_at:

@@ -4,6 +4,7 @@ from flask import Response, current_app
 from icalendar import Calendar, Event
 
 from .booking import Clinic
+from .enums import VisitStatus
 from .models import Appointment
 
 
@@ -23,7 +24,7 @@ def ics_for(appt: Appointment, clinic: Clinic) -> bytes:
     event.add("location", name)
     event.add("description", f"Change or cancel: {link}")
     event.add("url", link)
-    event.add("status", "CANCELLED" if appt.status == "cancelled" else "CONFIRMED")
+    event.add("status", "CANCELLED" if appt.status == VisitStatus.CANCELLED else "CONFIRMED")
     cal.add_component(event)
     return cal.to_ical()
 

@@ -10,6 +10,7 @@ from flask_migrate import upgrade
 
 from . import clock
 from .auth import StaffError, create_staff, issue_token, revoke_tokens
+from .enums import StaffRole
 from .extensions import db
 from .seed import seed_demo
 
@@ -38,7 +39,9 @@ def seed_demo_command():
 @with_appcontext
 @click.argument("email")
 @click.option("--name", required=True, help="Name shown to colleagues.")
-@click.option("--role", type=click.Choice(["admin", "staff"]), default="staff", show_default=True)
+@click.option("--role", type=click.Choice([r.value for r in StaffRole]),
+              default=StaffRole.STAFF.value,
+              show_default=True)
 def create_staff_command(email: str, name: str, role: str):
     """Create a staff account; the password is read from standard input."""
     if sys.stdin.isatty():

@@ -21,18 +21,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ExcludeConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from .enums import HOLDING, ProviderRole, StaffRole, VisitStatus, enum_column
 from .extensions import db
 from .timeutil import UTCDateTime, now_utc
-
-ROLES = ("aesthetician", "dermatologist")
-STAFF_ROLES = ("admin", "staff")
-STATUSES = ("booked", "confirmed", "checked_in", "completed", "cancelled", "no_show")
-#: Visits that hold their provider's time; cancelled ones free it.
-HOLDING_STATUSES = ("booked", "confirmed", "checked_in", "completed", "no_show")
-#: Visits that count for the extraction cadence rule.
-CADENCE_STATUSES = ("booked", "confirmed", "checked_in", "completed")
-#: Visits the client may still cancel or move.
-CHANGEABLE_STATUSES = ("booked", "confirmed")
 
 
 class Service(db.Model):
@@ -44,7 +35,8 @@ class Service(db.Model):
     currency: Mapped[str] = mapped_column(String(3), default="USD")
     duration_minutes: Mapped[int] = mapped_column(Integer)
     buffer_minutes: Mapped[int] = mapped_column(Integer, default=15)  #: cleanup after the visit
-    provider_role: Mapped[str] = mapped_column(String(20))
+    provider_role: Mapped[ProviderRole] = mapped_column(
+        enum_column(ProviderRole, "provider_role_known", 20))
     includes_extraction: Mapped[bool] = mapped_column(Boolean, default=False)
     purging_checkin: Mapped[bool] = mapped_column(Boolean, default=False)
     pause_topicals_days: Mapped[int] = mapped_column(Integer, default=3)
@@ -60,7 +52,7 @@ class Service(db.Model):
 class Provider(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(120))
-    role: Mapped[str] = mapped_column(String(20))
+    role: Mapped[ProviderRole] = mapped_column(enum_column(ProviderRole, "role_known", 20))
     board_certified: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
@@ -115,7 +107,8 @@ class Appointment(db.Model):
     start_at: Mapped[datetime] = mapped_column(UTCDateTime)
     end_at: Mapped[datetime] = mapped_column(UTCDateTime)
     busy_until: Mapped[datetime] = mapped_column(UTCDateTime)  #: end plus the cleanup buffer
-    status: Mapped[str] = mapped_column(String(20), default="booked")
+    status: Mapped[VisitStatus] = mapped_column(enum_column(VisitStatus, "status_known", 20),
+                                                default=VisitStatus.BOOKED)
     price_cents: Mapped[int] = mapped_column(Integer)  #: the price when booked
     currency: Mapped[str] = mapped_column(String(3), default="USD")
     intake: Mapped[dict] = mapped_column(JSON, default=dict)
@@ -135,10 +128,6 @@ class Appointment(db.Model):
     )
 
     __table_args__ = (
-        CheckConstraint(
-            "status IN ('booked','confirmed','checked_in','completed','cancelled','no_show')",
-            name="status_known",
-        ),
         CheckConstraint("start_at < end_at AND end_at <= busy_until", name="times_ordered"),
         Index("ix_appointment_provider_start", "provider_id", "start_at"),
         Index("ix_appointment_start", "start_at"),
@@ -153,7 +142,7 @@ class Appointment(db.Model):
 
     @property
     def is_active(self) -> bool:
-        return self.status in HOLDING_STATUSES
+        return self.status in HOLDING
 
 
 class AppointmentEvent(db.Model):
@@ -173,12 +162,11 @@ class StaffUser(UserMixin, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
     name: Mapped[str] = mapped_column(String(120))
-    role: Mapped[str] = mapped_column(String(10))
+    role: Mapped[StaffRole] = mapped_column(enum_column(StaffRole, "role_known", 10))
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
 
-    __table_args__ = (CheckConstraint("role IN ('admin','staff')", name="role_known"),)
 
     @property
     def is_active(self) -> bool:  # Flask-Login asks this
@@ -203,8 +191,6 @@ class ApiToken(db.Model):
 
 # The texts' tables live with their feature; imported here so every table is registered.
 from .messaging.models import (  # noqa: E402, F401
-    MESSAGE_KINDS,
-    MESSAGE_STATUSES,
     Followup,
     InboundMessage,
     Message,

@@ -9,21 +9,22 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .booking import BookingError
+from .enums import OPEN, VisitStatus
 from .messaging import plan
 from .models import Appointment, AppointmentEvent
 from .tx import dialect, lock, writing
 
 TRANSITIONS = {
-    "booked": {"confirmed", "checked_in", "cancelled", "no_show"},
-    "confirmed": {"checked_in", "cancelled", "no_show"},
-    "checked_in": {"completed"},
-    "completed": set(),
-    "cancelled": set(),
-    "no_show": set(),
+    VisitStatus.BOOKED: {VisitStatus.CONFIRMED, VisitStatus.CHECKED_IN, VisitStatus.CANCELLED,
+                         VisitStatus.NO_SHOW},
+    VisitStatus.CONFIRMED: {VisitStatus.CHECKED_IN, VisitStatus.CANCELLED, VisitStatus.NO_SHOW},
+    VisitStatus.CHECKED_IN: {VisitStatus.COMPLETED},
+    VisitStatus.COMPLETED: set(),
+    VisitStatus.CANCELLED: set(),
+    VisitStatus.NO_SHOW: set(),
 }
 #: A visit nobody closed is completed this long after its end.
 AUTO_COMPLETE_AFTER = timedelta(hours=2)
-OPEN = ("booked", "confirmed", "checked_in")
 
 
 def change_status(session: Session, appt: Appointment, status: str, *, now: datetime,
@@ -62,7 +63,7 @@ def complete_unclosed(session: Session, *, now: datetime, tz: ZoneInfo, limit: i
                 query = query.with_for_update(skip_locked=True, of=Appointment)
             rows = list(session.scalars(query))
             for appt in rows:
-                _apply(session, appt, "completed", now=now, tz=tz, actor="system")
+                _apply(session, appt, VisitStatus.COMPLETED, now=now, tz=tz, actor="system")
         session.commit()
         done += len(rows)
         if len(rows) < limit:
@@ -74,12 +75,12 @@ def _apply(session: Session, appt: Appointment, status: str, *, now: datetime, t
     before = appt.status
     appt.status = status
     appt.updated_at = now
-    if status == "cancelled":
+    if status == VisitStatus.CANCELLED:
         appt.cancelled_at, appt.cancelled_by = now, actor
         plan.cancel_unsent(session, appt, now=now, note="visit cancelled")
-    elif status == "no_show":
+    elif status == VisitStatus.NO_SHOW:
         plan.cancel_unsent(session, appt, now=now, note="no-show")
-    elif status == "completed":
+    elif status == VisitStatus.COMPLETED:
         plan.plan_completion(session, appt, now=now, tz=tz)
     session.add(AppointmentEvent(appointment=appt, at=now, actor=actor, action=status,
                                  detail={"from": before}))

@@ -12,6 +12,7 @@ from datetime import datetime
 from flask import Flask
 
 from clinic import clock, visits
+from clinic.enums import Outcome
 from clinic.extensions import db
 from clinic.messaging import bodies, dispatch
 from clinic.messaging.senders import close, sender_from_config
@@ -37,9 +38,9 @@ def settle_unsure(app: Flask, now: datetime | None = None) -> Counter:
                                         tz=clock.tz(), stop=STOP)
     if counts:
         log.info("asked Twilio about sends without an answer: %s", dict(counts))
-    if counts["unknown"]:
+    if counts[Outcome.UNKNOWN]:
         log.warning("%d messages are unknown: Twilio could not say whether they went out",
-                    counts["unknown"])
+                    counts[Outcome.UNKNOWN])
     return counts
 
 

@@ -123,19 +123,6 @@ def test_nul_bytes_in_urls_are_404_not_database_errors(client):
         assert r.status_code == 404, path
 
 
-def test_migrations_go_down_and_up_again(tmp_path):
-    from flask_migrate import downgrade, upgrade
-
-    app = create_app(TestConfig(f"sqlite:///{tmp_path}/roundtrip.db"))
-    with app.app_context():
-        upgrade()
-        downgrade(revision="base")
-        upgrade()
-        names = set(db.inspect(db.engine).get_table_names())
-        db.engine.dispose()
-    assert {"appointment", "message", "followup", "inbound_message"} <= names
-
-
 def test_forms_work_over_https_without_a_referer(app, migrated):
     """Pages send no Referer; Flask-WTF must not demand one over HTTPS."""
     import re

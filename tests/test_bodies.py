@@ -4,9 +4,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from clinic.enums import MessageKind
 from clinic.messaging import bodies
 from clinic.models import (
-    MESSAGE_KINDS,
     Appointment,
     AppointmentEvent,
     Client,
@@ -37,7 +37,7 @@ def message(kind: str) -> Message:
     return Message(kind=kind, appointment=appt, client=appt.client)
 
 
-@pytest.mark.parametrize("kind", MESSAGE_KINDS)
+@pytest.mark.parametrize("kind", list(MessageKind))
 def test_every_body_is_short_and_carries_clinic_time_and_link(app, kind):
     with app.test_request_context():
         body = bodies.render(message(kind))
@@ -51,7 +51,7 @@ def test_every_body_is_short_and_carries_clinic_time_and_link(app, kind):
         assert "Mon 15 Mar at 9:00 AM" in body, body  # clinic time, daylight saving
 
 
-@pytest.mark.parametrize("kind", MESSAGE_KINDS)
+@pytest.mark.parametrize("kind", list(MessageKind))
 def test_bodies_fit_two_segments_with_a_long_clinic_name(app, kind):
     app.config["CLINIC_NAME"] = "The Downtown Dermatology and Skin Care Clinic"
     with app.test_request_context():

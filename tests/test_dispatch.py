@@ -459,13 +459,14 @@ def test_database_errors_hide_query_parameters(app, book):
     """Errors end up in logs; their parameters hold numbers and bodies.
 
     (PostgreSQL's own DETAIL line may still quote a failing row; see the README.)"""
+    from sqlalchemy import text
     from sqlalchemy.exc import IntegrityError
 
     book(TUE_9)
-    with app.app_context():
-        message = db.session.scalar(select(Message))
-        message.body, message.status = "Clear Skin Clinic: private words", "lost"
+    with app.app_context():  # around the enum, so the database's CHECK is what refuses it
         try:
+            db.session.execute(text("UPDATE message SET body = :body, status = :status"),
+                               {"body": "Clear Skin Clinic: private words", "status": "lost"})
             db.session.commit()
         except IntegrityError as exc:
             assert "parameters hidden" in str(exc)
@@ -473,3 +474,14 @@ def test_database_errors_hide_query_parameters(app, book):
             db.session.rollback()
         else:
             raise AssertionError("a status outside the list was stored")
+
+
+def test_a_status_outside_the_enum_is_refused_before_the_database(app, book):
+    from sqlalchemy.exc import StatementError
+
+    book(TUE_9)
+    with app.app_context():
+        db.session.scalar(select(Message)).status = "lost"
+        with pytest.raises(StatementError, match="'lost' is not among the defined enum values"):
+            db.session.commit()
+        db.session.rollback()

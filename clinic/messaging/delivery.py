@@ -9,16 +9,19 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, true
 from sqlalchemy.orm import Session
 
+from ..enums import MessageStatus
 from ..tx import dialect, writing
 from .dispatch import record_failure
 from .models import Message, MessageEvent
 from .senders import classify
 
 #: Twilio's MessageStatus values in our terms; the rest (queued, sending, ...) say nothing new.
-TWILIO_STATUS = {"sent": "sent", "delivered": "delivered", "read": "delivered",
-                 "undelivered": "failed", "failed": "failed"}
+TWILIO_STATUS = {"sent": MessageStatus.SENT, "delivered": MessageStatus.DELIVERED,
+                 "read": MessageStatus.DELIVERED, "undelivered": MessageStatus.FAILED,
+                 "failed": MessageStatus.FAILED}
 #: How far along a message is; a callback never moves it back.
-RANK = {"unknown": 1, "sending": 1, "sent": 2, "delivered": 3, "failed": 3}
+RANK = {MessageStatus.UNKNOWN: 1, MessageStatus.SENDING: 1, MessageStatus.SENT: 2,
+        MessageStatus.DELIVERED: 3, MessageStatus.FAILED: 3}
 
 
 def record_status(session: Session, *, sid: str, status: str, error_code: int | None,
@@ -39,7 +42,7 @@ def record_status(session: Session, *, sid: str, status: str, error_code: int | 
             session.rollback()
             return "unchanged"
         message.provider_sid, message.check_at, message.updated_at = sid, None, now
-        if new == "failed":
+        if new == MessageStatus.FAILED:
             why = f"carrier error {error_code}" if error_code else "failed"
             result = record_failure(message, classify(error_code), code=error_code, why=why,
                                     now=now, tz=tz, rng=rng or random.Random())

@@ -28,10 +28,21 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from ..models import CADENCE_STATUSES, CHANGEABLE_STATUSES, Appointment, Service
+from ..enums import (
+    CHANGEABLE,
+    COUNTED,
+    IMMEDIATE,
+    PRE_VISIT,
+    MessageKind,
+    MessageStatus,
+    Outcome,
+    SendFailure,
+    VisitStatus,
+)
+from ..models import Appointment, Service
 from ..tx import dialect, writing
 from .models import Message, MessageEvent
-from .plan import IMMEDIATE, quiet
+from .plan import quiet
 from .senders import SendError, Sent, SmsSender, classify
 
 log = logging.getLogger(__name__)
@@ -47,9 +58,8 @@ SETTLE = timedelta(minutes=1)
 #: A lookup that failed is tried again this often, for this long, before staff are asked.
 RECHECK = timedelta(minutes=2)
 GIVE_UP_CHECKING = timedelta(hours=1)
-PRE_VISIT = ("confirmation", "pre_visit_pause", "reminder")
 #: Twilio statuses of a text that reached Twilio and went no further.
-FAILED_AT_TWILIO = ("failed", "undelivered", "canceled")
+FAILED_AT_TWILIO = ("failed", "undelivered", "canceled")  # Twilio's words, not ours
 
 Render = Callable[[Message], str]
 Clock = Callable[[], datetime]
@@ -77,7 +87,7 @@ def send_next(session: Session, *, clock: Clock, sender: SmsSender, render: Rend
     """
     with writing(session):
         now = clock()
-        message = _next(session, (Message.status == "scheduled", Message.due_at <= now),
+        message = _next(session, (Message.status == MessageStatus.SCHEDULED, Message.due_at <= now),
                         (Message.due_at, Message.id))
         if message is None:
             session.rollback()
@@ -110,8 +120,8 @@ def settle_unsure(session: Session, *, clock: Clock, sender: SmsSender, tz: Zone
     while not (stop and stop.is_set()):
         with writing(session):
             now = clock()
-            message = _next(session, (Message.status == "sending", Message.check_at <= now),
-                            (Message.check_at, Message.id))
+            message = _next(session, (Message.status == MessageStatus.SENDING,
+                                      Message.check_at <= now), (Message.check_at, Message.id))
             if message is None:
                 session.rollback()
                 break
@@ -159,19 +169,20 @@ def schedule_retry(message: Message, *, now: datetime, tz: ZoneInfo, rng: random
                    why: str) -> str:
     """Puts a failed send back in line, or gives up after five attempts or past its moment."""
     if message.attempts >= MAX_ATTEMPTS:
-        message.status = "failed"
+        message.status = MessageStatus.FAILED
         message.note = _note(f"{why}; gave up after {message.attempts} attempts")
-        return "failed"
+        return Outcome.FAILED
     due = now + backoff(message.attempts, rng)
     if message.kind not in IMMEDIATE:
         due = quiet(due, tz)
     if message.not_after and due >= message.not_after:
-        message.status = "failed"
+        message.status = MessageStatus.FAILED
         message.note = _note(f"{why}; a retry would arrive after the visit")
-        return "failed"
-    message.status, message.due_at, message.note = "scheduled", due, _note(f"{why}; retrying")
+        return Outcome.FAILED
+    message.status, message.due_at = MessageStatus.SCHEDULED, due
+    message.note = _note(f"{why}; retrying")
     message.provider_sid = None  # the failed attempt's SID stays in the history
-    return "retry"
+    return Outcome.RETRY
 
 
 def _next(session: Session, where: tuple, order: tuple) -> Message | None:
@@ -204,7 +215,7 @@ def _claim(session: Session, message: Message, now: datetime, tz: ZoneInfo,
     except Exception:  # a broken template must not stop the texts behind it
         log.exception("message %s could not be rendered", message.id)
         return schedule_retry(message, now=now, tz=tz, rng=rng, why="could not be prepared")
-    message.status, message.claimed_at = "sending", now
+    message.status, message.claimed_at = MessageStatus.SENDING, now
     message.check_at = now + CLAIM_TIMEOUT
     return "claimed"
 
@@ -213,16 +224,17 @@ def _hold_back(session: Session, message: Message, now: datetime, tz: ZoneInfo) 
     """Checks right before a send; the outcome when the text must not go out now."""
     reason = _reason_not_to_send(session, message, now)
     if reason:
-        message.status, message.note = "skipped", reason
-        return "skipped"
+        message.status, message.note = MessageStatus.SKIPPED, reason
+        return Outcome.SKIPPED
     if message.kind not in IMMEDIATE and quiet(now, tz) != now:
         # Due before 20:00 but reached after it (a backlog, a restart): wait for the morning.
         later = quiet(now, tz)
         if message.not_after and later >= message.not_after:
-            message.status, message.note = "skipped", "quiet hours until the visit"
-            return "skipped"
-        message.status, message.due_at, message.note = "scheduled", later, "held for quiet hours"
-        return "held"
+            message.status, message.note = MessageStatus.SKIPPED, "quiet hours until the visit"
+            return Outcome.SKIPPED
+        message.status, message.due_at = MessageStatus.SCHEDULED, later
+        message.note = "held for quiet hours"
+        return Outcome.HELD
     return None
 
 
@@ -235,13 +247,13 @@ def _reason_not_to_send(session: Session, message: Message, now: datetime) -> st
     if message.not_after and now >= message.not_after:
         return "too late: the visit has started"
     if message.kind in PRE_VISIT:
-        if appt.status not in CHANGEABLE_STATUSES:
+        if appt.status not in CHANGEABLE:
             return f"visit {appt.status.replace('_', ' ')}"
         if message.not_after != appt.start_at:
             return "visit moved"
-    elif appt.status != "completed":
+    elif appt.status != VisitStatus.COMPLETED:
         return f"visit {appt.status.replace('_', ' ')}"
-    if message.kind == "rebook" and _has_later_extraction(session, appt):
+    if message.kind == MessageKind.REBOOK and _has_later_extraction(session, appt):
         return "client has already booked again"
     return None
 
@@ -249,7 +261,7 @@ def _reason_not_to_send(session: Session, message: Message, now: datetime) -> st
 def _has_later_extraction(session: Session, appt: Appointment) -> bool:
     return session.scalar(select(exists().where(
         Appointment.client_id == appt.client_id, Appointment.start_at > appt.start_at,
-        Appointment.status.in_(CADENCE_STATUSES), Appointment.service_id == Service.id,
+        Appointment.status.in_(COUNTED), Appointment.service_id == Service.id,
         Service.includes_extraction)))
 
 
@@ -263,12 +275,12 @@ def _record(session: Session, claim: Claim, clock: Clock, change, *,
     with writing(session):
         message = _locked(session, claim.message_id)
         now = clock()
-        if message.status == "sending" and message.attempts == claim.attempt:
+        if message.status == MessageStatus.SENDING and message.attempts == claim.attempt:
             outcome = change(message, now)
             message.updated_at = now
             code, note = message.error_code, message.note
         else:
-            outcome, code, note = "late", None, "answer for an attempt already settled"
+            outcome, code, note = Outcome.LATE, None, "answer for an attempt already settled"
         session.add(MessageEvent(message=message, at=now, outcome=outcome, provider_sid=sid,
                                  error_code=code, note=note))
     session.commit()
@@ -277,15 +289,15 @@ def _record(session: Session, claim: Claim, clock: Clock, change, *,
 
 def _sent(message: Message, sid: str, now: datetime) -> str:
     message.provider_sid, message.sent_at, message.check_at = sid, now, None
-    message.status, message.note, message.error_code = "sent", None, None
-    return "sent"
+    message.status, message.note, message.error_code = MessageStatus.SENT, None, None
+    return Outcome.SENT
 
 
 def _unsure(message: Message, error: SendError, now: datetime) -> str:
     """The request went out and no answer came: ask Twilio once the text could show there."""
     message.check_at = now + SETTLE
     message.note = _note(f"{error}; asking Twilio whether it went out")
-    return "unsure"
+    return Outcome.UNSURE
 
 
 def _unclaimed(session: Session, found: list[Sent]) -> Sent | None:
@@ -305,32 +317,32 @@ def _looked_up(message: Message, found: Sent | None, now: datetime, tz: ZoneInfo
     if found is None:
         outcome = schedule_retry(message, now=now, tz=tz, rng=rng,
                                  why="not in Twilio's message list")
-        return "resend" if outcome == "retry" else outcome
+        return Outcome.RESEND if outcome == Outcome.RETRY else outcome
     if found.status in FAILED_AT_TWILIO:
         message.provider_sid = found.sid
         why = f"found failed in Twilio's message list ({found.error_code})"
         return record_failure(message, classify(found.error_code), code=found.error_code,
                               why=why, now=now, tz=tz, rng=rng)
     _sent(message, found.sid, now)
-    if found.status in ("delivered", "read"):
-        message.status = "delivered"
-    return "found"
+    if found.status in ("delivered", "read"):  # Twilio's words
+        message.status = MessageStatus.DELIVERED
+    return Outcome.FOUND
 
 
 def _lookup_failed(message: Message, why: str, now: datetime) -> str:
     if now - (message.claimed_at or message.created_at) < GIVE_UP_CHECKING:
         message.note = _note(f"Twilio could not say whether it went out ({why}); asking again")
-        return "rechecking"
-    message.status, message.check_at = "unknown", None
+        return Outcome.RECHECKING
+    message.status, message.check_at = MessageStatus.UNKNOWN, None
     message.note = _note(f"Twilio could not say for an hour whether it went out ({why}): "
                          "check before resending")
-    return "unknown"
+    return Outcome.UNKNOWN
 
 
 def _failed(message: Message, error: SendError, now: datetime, tz: ZoneInfo,
             rng: random.Random) -> str:
     log.warning("send of message %s failed: %s (%s)", message.id, error, error.outcome)
-    if error.outcome == "unsure":
+    if error.outcome == SendFailure.UNSURE:
         return _unsure(message, error, now)
     message.check_at = None
     return record_failure(message, error.outcome, code=error.code, why=str(error), now=now,
@@ -341,17 +353,17 @@ def _note(text: str) -> str:
     return text[:200]
 
 
-def record_failure(message: Message, outcome: str, *, code: int | None, why: str,
-                   now: datetime, tz: ZoneInfo, rng: random.Random) -> str:
+def record_failure(message: Message, outcome: SendFailure, *, code: int | None, why: str,
+                   now: datetime, tz: ZoneInfo, rng: random.Random) -> Outcome:
     """What a failed send means, whether Twilio refused it or a carrier did later."""
     message.error_code = code
-    if outcome == "retry":
+    if outcome == SendFailure.RETRY:
         return schedule_retry(message, now=now, tz=tz, rng=rng, why=why)
-    if outcome == "opted_out":
+    if outcome == SendFailure.OPTED_OUT:
         message.client.opted_out_at = now
         why = f"number has opted out ({code})"
-    elif outcome == "undeliverable":
+    elif outcome == SendFailure.UNDELIVERABLE:
         message.client.undeliverable_at = now
         why = f"undeliverable ({code})"
-    message.status, message.note = "failed", _note(why)
-    return "failed"
+    message.status, message.note = MessageStatus.FAILED, _note(why)
+    return Outcome.FAILED

@@ -5,20 +5,23 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ..enums import (
+    FollowupStatus,
+    MessageKind,
+    MessageStatus,
+    Outcome,
+    Priority,
+    ReplyAction,
+    enum_column,
+)
 from ..extensions import db
 from ..timeutil import UTCDateTime
 
 if TYPE_CHECKING:
     from ..models import Appointment, Client
-
-MESSAGE_KINDS = ("confirmation", "pre_visit_pause", "reminder", "aftercare", "redness_checkin",
-                 "purging_checkin", "rebook")
-MESSAGE_STATUSES = ("scheduled", "sending", "sent", "delivered", "failed", "cancelled", "skipped",
-                    "unknown")
-
 
 class Message(db.Model):
     """One planned text to a client: written with the change that causes it, sent at most once."""
@@ -26,10 +29,11 @@ class Message(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     appointment_id: Mapped[int] = mapped_column(ForeignKey("appointment.id"), index=True)
     client_id: Mapped[int] = mapped_column(ForeignKey("client.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[MessageKind] = mapped_column(enum_column(MessageKind, "kind_known", 20))
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
     not_after: Mapped[datetime | None] = mapped_column(UTCDateTime)  #: never sent from then on
-    status: Mapped[str] = mapped_column(String(12), default="scheduled")
+    status: Mapped[MessageStatus] = mapped_column(
+        enum_column(MessageStatus, "status_known", 12), default=MessageStatus.SCHEDULED)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     body: Mapped[str | None] = mapped_column(Text)  #: as sent
     provider_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
@@ -48,9 +52,6 @@ class Message(db.Model):
         order_by="MessageEvent.id", back_populates="message")
 
     __table_args__ = (
-        CheckConstraint(
-            "status IN ('scheduled','sending','sent','delivered','failed','cancelled','skipped',"
-            "'unknown')", name="status_known"),
         # The dispatcher's poll: due rows, earliest first; cost follows what is due.
         Index("ix_message_status_due", "status", "due_at"),
     )
@@ -63,7 +64,7 @@ class MessageEvent(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     message_id: Mapped[int] = mapped_column(ForeignKey("message.id"), index=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
-    outcome: Mapped[str] = mapped_column(String(12))  #: sent, retry, failed, unsure, found, ...
+    outcome: Mapped[Outcome] = mapped_column(enum_column(Outcome, "outcome_known", 12))
     #: The SID Twilio gave this attempt, kept here when a retry clears it from the message.
     provider_sid: Mapped[str | None] = mapped_column(String(64), index=True)
     error_code: Mapped[int | None] = mapped_column(Integer)
@@ -80,7 +81,7 @@ class InboundMessage(db.Model):
     client_id: Mapped[int | None] = mapped_column(ForeignKey("client.id"), index=True)
     from_phone: Mapped[str] = mapped_column(String(32))
     body: Mapped[str] = mapped_column(Text)
-    action: Mapped[str] = mapped_column(String(20))  #: what the reply was taken to mean
+    action: Mapped[ReplyAction] = mapped_column(enum_column(ReplyAction, "action_known", 20))
     appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointment.id"))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -96,8 +97,10 @@ class Followup(db.Model):
     appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointment.id"))
     inbound_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_message.id"))
     reason: Mapped[str] = mapped_column(String(40))
-    priority: Mapped[str] = mapped_column(String(10), default="normal")
-    status: Mapped[str] = mapped_column(String(10), default="open")
+    priority: Mapped[Priority] = mapped_column(enum_column(Priority, "priority_known", 10),
+                                               default=Priority.NORMAL)
+    status: Mapped[FollowupStatus] = mapped_column(
+        enum_column(FollowupStatus, "status_known", 10), default=FollowupStatus.OPEN)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_by: Mapped[str | None] = mapped_column(String(80))
@@ -107,7 +110,5 @@ class Followup(db.Model):
     inbound: Mapped[InboundMessage | None] = relationship(lazy="joined")
 
     __table_args__ = (
-        CheckConstraint("priority IN ('high','normal')", name="priority_known"),
-        CheckConstraint("status IN ('open','closed')", name="status_known"),
         Index("ix_followup_status_created", "status", "created_at"),
     )

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from ..enums import MessageKind, MessageStatus
 from ..models import Appointment
 from ..timeutil import local_datetime
 from .models import Message
@@ -22,9 +23,7 @@ SEND_AT = time(10)  #: pre-visit pause and rebook go out at 10:00 clinic time
 REMINDER_BEFORE = timedelta(hours=24)
 REDNESS_AFTER, PURGING_AFTER = timedelta(hours=24), timedelta(hours=48)
 REBOOK_AFTER_DAYS = 14
-UNSENT = ("scheduled",)
 #: Texts that answer the client's own action at once, whatever the hour.
-IMMEDIATE = frozenset({"confirmation"})
 
 
 @dataclass(frozen=True)
@@ -38,26 +37,26 @@ class Planned:
 def pre_visit(*, start: datetime, now: datetime, uses_topicals: bool, pause_days: int,
               tz: ZoneInfo) -> list[Planned]:
     start, now = start.astimezone(UTC), now.astimezone(UTC)  # hours are elapsed hours
-    plan = [Planned("confirmation", now, start)]  # IMMEDIATE: no quiet hours
+    plan = [Planned(MessageKind.CONFIRMATION, now, start)]  # IMMEDIATE: no quiet hours
     if uses_topicals:
         moment = max(at_local(start.astimezone(tz).date() - timedelta(days=pause_days), SEND_AT,
                               tz), now)
-        plan.append(_before_start("pre_visit_pause", moment, start, tz))
+        plan.append(_before_start(MessageKind.PRE_VISIT_PAUSE, moment, start, tz))
     if start - now > REMINDER_BEFORE:
-        plan.append(_before_start("reminder", start - REMINDER_BEFORE, start, tz))
+        plan.append(_before_start(MessageKind.REMINDER, start - REMINDER_BEFORE, start, tz))
     return plan
 
 
 def after_visit(*, end: datetime, now: datetime, purging_checkin: bool, includes_extraction: bool,
                 tz: ZoneInfo) -> list[Planned]:
     end, now = end.astimezone(UTC), now.astimezone(UTC)  # hours are elapsed hours
-    plan = [Planned("aftercare", quiet(now, tz)),
-            Planned("redness_checkin", quiet(end + REDNESS_AFTER, tz))]
+    plan = [Planned(MessageKind.AFTERCARE, quiet(now, tz)),
+            Planned(MessageKind.REDNESS_CHECKIN, quiet(end + REDNESS_AFTER, tz))]
     if purging_checkin:
-        plan.append(Planned("purging_checkin", quiet(end + PURGING_AFTER, tz)))
+        plan.append(Planned(MessageKind.PURGING_CHECKIN, quiet(end + PURGING_AFTER, tz)))
     if includes_extraction:
         day = end.astimezone(tz).date() + timedelta(days=REBOOK_AFTER_DAYS)
-        plan.append(Planned("rebook", at_local(day, SEND_AT, tz)))
+        plan.append(Planned(MessageKind.REBOOK, at_local(day, SEND_AT, tz)))
     return plan
 
 
@@ -109,8 +108,8 @@ def plan_completion(session: Session, appt: Appointment, *, now: datetime, tz: Z
 def cancel_unsent(session: Session, appt: Appointment, *, now: datetime, note: str) -> int:
     result = session.execute(
         update(Message)
-        .where(Message.appointment_id == appt.id, Message.status.in_(UNSENT))
-        .values(status="cancelled", note=note, updated_at=now)
+        .where(Message.appointment_id == appt.id, Message.status == MessageStatus.SCHEDULED)
+        .values(status=MessageStatus.CANCELLED, note=note, updated_at=now)
         .execution_options(synchronize_session=False)
     )
     return result.rowcount
@@ -120,5 +119,6 @@ def _add(session: Session, appt: Appointment, now: datetime, plan: list[Planned]
     for item in plan:
         session.add(Message(
             appointment=appt, client=appt.client, kind=item.kind, due_at=item.due,
-            not_after=item.not_after, status="skipped" if item.skipped else "scheduled",
+            not_after=item.not_after,
+            status=MessageStatus.SKIPPED if item.skipped else MessageStatus.SCHEDULED,
             note=item.skipped, created_at=now, updated_at=now))

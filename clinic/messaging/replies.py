@@ -13,6 +13,15 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ..enums import (
+    CHANGEABLE,
+    CHECKINS,
+    MessageKind,
+    MessageStatus,
+    Priority,
+    ReplyAction,
+    VisitStatus,
+)
 from ..models import Appointment, AppointmentEvent, Client
 from ..phones import normalise_phone
 from ..tx import lock, writing
@@ -21,16 +30,17 @@ from .models import Followup, InboundMessage, Message
 OPT_OUT = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "REVOKE"}
 OPT_IN = {"START", "UNSTOP", "YES"}
 HELP = {"HELP", "INFO"}
-CHECKINS = ("redness_checkin", "purging_checkin")
-SENT = ("sent", "delivered")
+SENT = (MessageStatus.SENT, MessageStatus.DELIVERED)
+#: Replies staff must read: a worrying check-in answer, or words we could not place.
+FOR_STAFF = (ReplyAction.REDNESS_BAD, ReplyAction.PURGING_BAD, ReplyAction.FOLLOWUP)
 #: A "1" weeks later is not an answer to an old check-in: it goes to staff as it is.
 CHECKIN_ANSWERABLE = timedelta(days=3)
 
 CARE_ADVICE = {
-    "redness_checkin": "Sorry it's still red. Cool compress, fragrance-free moisturiser, no "
-                       "makeup or acids today. Our team will call you.",
-    "purging_checkin": "Thanks for telling us. Keep it clean, don't squeeze, skip acids and "
-                       "scrubs. Our team will call you.",
+    MessageKind.REDNESS_CHECKIN: "Sorry it's still red. Cool compress, fragrance-free "
+                                 "moisturiser, no makeup or acids today. Our team will call you.",
+    MessageKind.PURGING_CHECKIN: "Thanks for telling us. Keep it clean, don't squeeze, skip acids "
+                                 "and scrubs. Our team will call you.",
 }
 
 
@@ -46,7 +56,7 @@ def handle_inbound(session: Session, *, sid: str, from_phone: str, body: str, no
     with writing(session, from_phone):
         if session.scalar(select(InboundMessage.id).where(InboundMessage.message_sid == sid)):
             session.rollback()
-            return Outcome("duplicate")
+            return Outcome(ReplyAction.DUPLICATE)
         client = _client(session, from_phone)
         word = " ".join(body.split()).upper()
         outcome, appt = _act(session, client, word, now, clinic_name, clinic_phone)
@@ -54,17 +64,18 @@ def handle_inbound(session: Session, *, sid: str, from_phone: str, body: str, no
                                  body=body[:1600], action=outcome.action, appointment=appt,
                                  received_at=now)
         session.add(inbound)
-        if outcome.action in ("redness_bad", "purging_bad", "followup"):
+        if outcome.action in FOR_STAFF:
             session.add(Followup(
                 client=client, appointment=appt, inbound=inbound, created_at=now,
-                reason={"followup": "unrecognised reply"}.get(outcome.action,
+                reason={ReplyAction.FOLLOWUP: "unrecognised reply"}.get(outcome.action,
                                                               outcome.action.replace("_", " ")),
-                priority="high" if outcome.action == "redness_bad" else "normal"))
+                priority=Priority.HIGH if outcome.action == ReplyAction.REDNESS_BAD
+                else Priority.NORMAL))
     try:
         session.commit()
     except IntegrityError:  # the same MessageSid, committed by a parallel request
         session.rollback()
-        return Outcome("duplicate")
+        return Outcome(ReplyAction.DUPLICATE)
     return outcome
 
 
@@ -79,43 +90,46 @@ def _client(session: Session, phone: str) -> Client | None:
 def _act(session: Session, client: Client | None, word: str, now: datetime, clinic_name: str,
          clinic_phone: str) -> tuple[Outcome, Appointment | None]:
     if word in HELP:
-        return Outcome("help", f"{clinic_name}: call us on {clinic_phone}. "
+        return Outcome(ReplyAction.HELP, f"{clinic_name}: call us on {clinic_phone}. "
                                "Reply STOP to opt out."), None
     if client is None:
-        return Outcome("followup"), None  # a number we don't know: staff will see it
+        return Outcome(ReplyAction.FOLLOWUP), None  # a number we don't know: staff will see it
     if word in OPT_OUT:
         client.opted_out_at = now  # Twilio answers opt-out and opt-in words itself
-        return Outcome("opt_out"), None
+        return Outcome(ReplyAction.OPT_OUT), None
     if word in OPT_IN:
         client.opted_out_at = None
-        return Outcome("opt_in"), None
+        return Outcome(ReplyAction.OPT_IN), None
     if word == "C":
         appt = _reminded_visit(session, client, now)
         if appt is not None:
             lock(session, appt)
-            if appt.status == "booked":
-                appt.status, appt.updated_at = "confirmed", now
+            if appt.status == VisitStatus.BOOKED:
+                appt.status, appt.updated_at = VisitStatus.CONFIRMED, now
                 session.add(AppointmentEvent(appointment=appt, at=now, actor="client",
                                              action="confirmed", detail={"via": "sms"}))
-            return Outcome("confirm", f"{clinic_name}: thanks, your visit is confirmed."), appt
+            thanks = f"{clinic_name}: thanks, your visit is confirmed."
+            return Outcome(ReplyAction.CONFIRM, thanks), appt
     if word in ("1", "2"):
         checkin = _latest_checkin(session, client, now)
         if checkin is not None:
             kind, appt = checkin.kind, checkin.appointment
             if word == "2":
-                return Outcome("checkin_ok", f"{clinic_name}: glad to hear it. Thanks!"), appt
-            action = "redness_bad" if kind == "redness_checkin" else "purging_bad"
+                glad = f"{clinic_name}: glad to hear it. Thanks!"
+                return Outcome(ReplyAction.CHECKIN_OK, glad), appt
+            action = (ReplyAction.REDNESS_BAD if kind == MessageKind.REDNESS_CHECKIN
+                      else ReplyAction.PURGING_BAD)
             return Outcome(action, f"{clinic_name}: {CARE_ADVICE[kind]}"), appt
-    return Outcome("followup"), _latest_visit(session, client)
+    return Outcome(ReplyAction.FOLLOWUP), _latest_visit(session, client)
 
 
 def _reminded_visit(session: Session, client: Client, now: datetime) -> Appointment | None:
     """The upcoming visit whose reminder this number was sent last."""
     return session.scalar(
         select(Appointment).join(Message, Message.appointment_id == Appointment.id)
-        .where(Message.client_id == client.id, Message.kind == "reminder",
+        .where(Message.client_id == client.id, Message.kind == MessageKind.REMINDER,
                Message.status.in_(SENT), Appointment.start_at > now,
-               Appointment.status.in_(("booked", "confirmed")))
+               Appointment.status.in_(CHANGEABLE))
         .order_by(Message.sent_at.desc()).limit(1))
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from ..enums import SendFailure
 from ..phones import masked
 
 #: Twilio codes that mean the number will not take texts from us (README, "Texts").
@@ -50,21 +51,21 @@ class SendError(Exception):
         self.unsure = unsure
 
     @property
-    def outcome(self) -> str:
-        """'opted_out', 'undeliverable', 'retry', 'unsure' or 'failed'."""
+    def outcome(self) -> SendFailure:
         if self.unsure:
-            return "unsure"
+            return SendFailure.UNSURE
         return classify(self.code, self.http_status, self.timeout)
 
 
-def classify(code: int | None, http_status: int | None = None, timeout: bool = False) -> str:
+def classify(code: int | None, http_status: int | None = None,
+             timeout: bool = False) -> SendFailure:
     if code in OPTED_OUT:
-        return "opted_out"
+        return SendFailure.OPTED_OUT
     if code in UNDELIVERABLE:
-        return "undeliverable"
+        return SendFailure.UNDELIVERABLE
     if timeout or code in RETRYABLE or (http_status or 0) >= 500 or http_status == 429:
-        return "retry"
-    return "failed"
+        return SendFailure.RETRY
+    return SendFailure.FAILED
 
 
 class SmsSender(Protocol):

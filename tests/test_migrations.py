@@ -1,0 +1,100 @@
+"""Migrations upgrade a database that holds data, and go back down, on the suite's database."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from flask_migrate import downgrade, upgrade
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
+
+from clinic import create_app
+from clinic.config import TestConfig
+from clinic.extensions import db
+from clinic.models import Appointment, Client, Message, MessageEvent, Provider
+from clinic.seed import seed_demo
+
+WHEN = datetime(2027, 3, 2, 17, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def empty_url(migrated, tmp_path):
+    """A database of its own, empty, of the same kind as the suite's."""
+    if migrated.startswith("sqlite"):
+        yield f"sqlite:///{tmp_path}/upgrade.db"
+        return
+    name = f"clinic_migrations_{os.getpid()}"
+    admin = create_engine(migrated, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+        conn.execute(text(f"CREATE DATABASE {name}"))
+    yield make_url(migrated).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    admin.dispose()
+
+
+def fill(session) -> None:
+    """A visit with a sent text and its history, as a clinic's database holds them."""
+    seed_demo(session)
+    provider = session.scalar(select(Provider).where(Provider.role == "aesthetician"))
+    client = Client(name="A Client", phone="+14155552671")
+    visit = Appointment(service_id=1, provider=provider, client=client, start_at=WHEN,
+                        end_at=WHEN + timedelta(hours=1), busy_until=WHEN + timedelta(minutes=75),
+                        price_cents=8000, manage_token="t" * 32)
+    message = Message(appointment=visit, client=client, kind="confirmation", due_at=WHEN,
+                      status="sent", attempts=1, body="Booked.", provider_sid="SM1",
+                      created_at=WHEN, updated_at=WHEN)
+    session.add_all([visit, MessageEvent(message=message, at=WHEN, outcome="sent",
+                                         provider_sid="SM1")])
+    session.commit()
+
+
+def counts(session) -> tuple[int, int, int]:
+    return tuple(session.scalar(select(func.count()).select_from(table))
+                 for table in (Appointment, Message, MessageEvent))
+
+
+def bogus_kind_refused(session) -> bool:
+    try:
+        session.execute(text("UPDATE message SET kind = 'bogus'"))
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        return True
+    session.execute(text("UPDATE message SET kind = 'confirmation'"))
+    session.commit()
+    return False
+
+
+def test_the_enum_checks_upgrade_a_database_with_data_and_go_back_down(empty_url):
+    app = create_app(TestConfig(empty_url))
+    with app.app_context():
+        upgrade(revision="0003")
+        fill(db.session)
+        assert not bogus_kind_refused(db.session)  # 0003 had no CHECK on a text's kind
+        upgrade()
+        assert counts(db.session) == (1, 1, 1)
+        assert bogus_kind_refused(db.session)
+        downgrade(revision="0003")
+        assert counts(db.session) == (1, 1, 1)
+        assert not bogus_kind_refused(db.session)
+        upgrade()
+        assert counts(db.session) == (1, 1, 1)
+        assert db.session.scalar(select(Message.status)) == "sent"
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_every_migration_goes_down_to_nothing_and_up_again(empty_url):
+    app = create_app(TestConfig(empty_url))
+    with app.app_context():
+        upgrade()
+        downgrade(revision="base")
+        upgrade()
+        names = set(db.inspect(db.engine).get_table_names())
+        db.engine.dispose()
+    assert {"appointment", "message", "message_event", "followup", "inbound_message"} <= names
