@@ -19,6 +19,7 @@ from clinic.extensions import db
 from clinic.messaging import bodies, dispatch
 from clinic.messaging.senders import MemorySender
 from clinic.models import Appointment, Client, Message, Provider, Service
+from clinic.rules import Clinic
 from clinic.seed import seed_demo
 
 NOW = datetime(2027, 3, 1, 16, 0, tzinfo=UTC)
@@ -61,7 +62,8 @@ def main() -> None:
             db.session.commit()
             began = time.perf_counter()
             counts = dispatch.send_due(db.session, clock=lambda: NOW, sender=MemorySender(),
-                                       render=bodies.render, tz=tz, rng=random.Random(1))
+                                       render=bodies.render, clinic=Clinic(tz),
+                                       rng=random.Random(1))
             ms = (time.perf_counter() - began) * 1000
             print(f"history {history:>7} sent texts: {ms:7.1f} ms for {DUE} due "
                   f"({ms / DUE:.2f} ms each), {dict(counts)}")

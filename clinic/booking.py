@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -26,11 +26,9 @@ from .models import (
     Provider,
     Service,
 )
-from .rules import CONCERN_LABELS, DEFAULT_RULES, DERMATOLOGIST_CONCERNS, ClinicRules, a_role
+from .rules import CONCERN_LABELS, DERMATOLOGIST_CONCERNS, Clinic, a_role
 from .timeutil import day_bounds_utc, iso_local
 from .tx import lock, writing
-
-BOOKINGS_PER_PHONE_PER_DAY = 5
 
 
 class BookingError(Exception):
@@ -72,14 +70,6 @@ class BookingRequest:
     provider_id: int | None = None
 
 
-@dataclass
-class Clinic:
-    """What the rules need to know about the clinic itself."""
-
-    tz: ZoneInfo
-    rules: ClinicRules = field(default_factory=lambda: DEFAULT_RULES)
-
-
 def book(session: Session, req: BookingRequest, *, now: datetime, clinic: Clinic,
          actor: str = "client") -> Appointment:
     service = _service(session, req.service)
@@ -93,7 +83,7 @@ def book(session: Session, req: BookingRequest, *, now: datetime, clinic: Clinic
         try:
             with writing(session, req.client.phone):
                 client = _client_for(session, req.client, now)
-                _check_daily_limit(session, client, now)
+                _check_daily_limit(session, client, now, clinic.rules.bookings_per_phone_per_day)
                 if service.includes_extraction and client.id is not None:
                     _check_cadence(session, client.id, req.start, now=now, clinic=clinic)
                 provider = _free_provider(session, service, providers, req.start, clinic)
@@ -116,7 +106,7 @@ def book(session: Session, req: BookingRequest, *, now: datetime, clinic: Clinic
         session.add(appt)
         _log(session, appt, now, actor, "booked", {"start": req.start.isoformat()})
         if _stored(session):
-            plan.plan_booking(session, appt, now=now, tz=clinic.tz)
+            plan.plan_booking(session, appt, now=now, clinic=clinic)
             session.commit()
             return appt
         if req.provider_id is not None or attempt == len(providers) - 1:
@@ -181,7 +171,7 @@ def reschedule(session: Session, appt: Appointment, start: datetime, *, now: dat
     _log(session, appt, now, actor, "rescheduled", detail)
     if not _stored(session):
         raise _unavailable(session, service, provider_id, start, now=now, clinic=clinic)
-    plan.replan_moved(session, appt, now=now, tz=clinic.tz)
+    plan.replan_moved(session, appt, now=now, clinic=clinic)
     session.commit()
     return appt
 
@@ -336,7 +326,7 @@ class _SlotTaken(Exception):
 def _check_cadence(session: Session, client_id: int, start: datetime, *, now: datetime,
                    clinic: Clinic, ignore: int | None = None) -> None:
     """Extraction visits of one client fall at least 14 clinic calendar days apart."""
-    gap, tz = clinic.rules.extraction_gap.days, clinic.tz
+    gap, tz = clinic.rules.extraction_gap_days, clinic.tz
     first_day = availability.bookable_days(now, tz, clinic.rules)[0]
     since = min(start.astimezone(tz).date(), first_day) - timedelta(days=gap)
     query = (
@@ -364,13 +354,13 @@ def _check_cadence(session: Session, client_id: int, start: datetime, *, now: da
     )
 
 
-def _check_daily_limit(session: Session, client: Client, now: datetime) -> None:
+def _check_daily_limit(session: Session, client: Client, now: datetime, most: int) -> None:
     """Each booking texts the number at once: a phone may book a few times a day, not more."""
     if client.id is None:
         return
     recent = session.scalar(select(func.count(Appointment.id)).where(
         Appointment.client_id == client.id, Appointment.created_at > now - timedelta(days=1)))
-    if recent >= BOOKINGS_PER_PHONE_PER_DAY:
+    if recent >= most:
         raise BookingError("too_many_bookings", "This number has made several bookings today; "
                            "please call the clinic to book more.",
                            {"client.phone": "Too many bookings today for this number."})

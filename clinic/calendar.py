@@ -3,9 +3,9 @@
 from flask import Response, current_app
 from icalendar import Calendar, Event
 
-from .booking import Clinic
 from .enums import VisitStatus
 from .models import Appointment
+from .rules import Clinic
 
 
 def ics_for(appt: Appointment, clinic: Clinic) -> bytes:

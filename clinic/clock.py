@@ -4,7 +4,8 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 
-from .booking import Clinic
+from . import rules
+from .rules import Clinic
 from .timeutil import now_utc
 
 
@@ -14,8 +15,8 @@ def now():
 
 
 def clinic() -> Clinic:
-    return Clinic(tz=ZoneInfo(current_app.config["CLINIC_TIMEZONE"]))
+    return rules.current()
 
 
 def tz() -> ZoneInfo:
-    return ZoneInfo(current_app.config["CLINIC_TIMEZONE"])
+    return rules.current().tz

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -12,6 +11,7 @@ from .booking import BookingError
 from .enums import OPEN, VisitStatus
 from .messaging import plan
 from .models import Appointment, AppointmentEvent
+from .rules import Clinic
 from .tx import dialect, lock, writing
 
 TRANSITIONS = {
@@ -24,11 +24,10 @@ TRANSITIONS = {
     VisitStatus.NO_SHOW: set(),
 }
 #: A visit nobody closed is completed this long after its end.
-AUTO_COMPLETE_AFTER = timedelta(hours=2)
 
 
 def change_status(session: Session, appt: Appointment, status: str, *, now: datetime,
-                  tz: ZoneInfo, actor: str) -> Appointment:
+                  clinic: Clinic, actor: str) -> Appointment:
     """Moves a visit along its lifecycle and plans or cancels its texts in the same commit."""
     if status not in TRANSITIONS:
         raise BookingError("unknown_status", f"Unknown status {status!r}.",
@@ -43,18 +42,19 @@ def change_status(session: Session, appt: Appointment, status: str, *, now: date
                 {"status": "Allowed: " + (", ".join(sorted(TRANSITIONS[appt.status])) or
                                            "none")},
                 status=409, current_status=appt.status)
-        _apply(session, appt, status, now=now, tz=tz, actor=actor)
+        _apply(session, appt, status, now=now, clinic=clinic, actor=actor)
     session.commit()
     return appt
 
 
-def complete_unclosed(session: Session, *, now: datetime, tz: ZoneInfo, limit: int = 200) -> int:
+def complete_unclosed(session: Session, *, now: datetime, clinic: Clinic,
+                      limit: int = 200) -> int:
     """Completes visits still open two hours after their end; returns how many."""
     done = 0
     while True:
         query = (select(Appointment)
                  .where(Appointment.status.in_(OPEN),
-                        Appointment.end_at <= now - AUTO_COMPLETE_AFTER)
+                        Appointment.end_at <= now - clinic.rules.auto_complete_after)
                  .order_by(Appointment.end_at).limit(limit)
                  .execution_options(populate_existing=True))
         with writing(session):
@@ -63,14 +63,15 @@ def complete_unclosed(session: Session, *, now: datetime, tz: ZoneInfo, limit: i
                 query = query.with_for_update(skip_locked=True, of=Appointment)
             rows = list(session.scalars(query))
             for appt in rows:
-                _apply(session, appt, VisitStatus.COMPLETED, now=now, tz=tz, actor="system")
+                _apply(session, appt, VisitStatus.COMPLETED, now=now, clinic=clinic,
+                       actor="system")
         session.commit()
         done += len(rows)
         if len(rows) < limit:
             return done
 
 
-def _apply(session: Session, appt: Appointment, status: str, *, now: datetime, tz: ZoneInfo,
+def _apply(session: Session, appt: Appointment, status: str, *, now: datetime, clinic: Clinic,
            actor: str) -> None:
     before = appt.status
     appt.status = status
@@ -81,6 +82,6 @@ def _apply(session: Session, appt: Appointment, status: str, *, now: datetime, t
     elif status == VisitStatus.NO_SHOW:
         plan.cancel_unsent(session, appt, now=now, note="no-show")
     elif status == VisitStatus.COMPLETED:
-        plan.plan_completion(session, appt, now=now, tz=tz)
+        plan.plan_completion(session, appt, now=now, clinic=clinic)
     session.add(AppointmentEvent(appointment=appt, at=now, actor=actor, action=status,
                                  detail={"from": before}))

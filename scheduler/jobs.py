@@ -26,7 +26,7 @@ STOP = threading.Event()
 def send_due(app: Flask, now: datetime | None = None) -> Counter:
     with app.app_context(), _sender(app) as sender:
         counts = dispatch.send_due(db.session, clock=_clock(now), sender=sender,
-                                   render=bodies.render, tz=clock.tz(), stop=STOP)
+                                   render=bodies.render, clinic=clock.clinic(), stop=STOP)
     if counts:
         log.info("sent due messages: %s", dict(counts))
     return counts
@@ -35,7 +35,7 @@ def send_due(app: Flask, now: datetime | None = None) -> Counter:
 def settle_unsure(app: Flask, now: datetime | None = None) -> Counter:
     with app.app_context(), _sender(app) as sender:
         counts = dispatch.settle_unsure(db.session, clock=_clock(now), sender=sender,
-                                        tz=clock.tz(), stop=STOP)
+                                        clinic=clock.clinic(), stop=STOP)
     if counts:
         log.info("asked Twilio about sends without an answer: %s", dict(counts))
     if counts[Outcome.UNKNOWN]:
@@ -46,7 +46,7 @@ def settle_unsure(app: Flask, now: datetime | None = None) -> Counter:
 
 def complete_unclosed(app: Flask, now: datetime | None = None) -> int:
     with app.app_context():
-        done = visits.complete_unclosed(db.session, now=now or clock.now(), tz=clock.tz())
+        done = visits.complete_unclosed(db.session, now=now or clock.now(), clinic=clock.clinic())
     if done:
         log.info("completed %d visits nobody closed", done)
     return done

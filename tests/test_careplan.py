@@ -4,6 +4,9 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from clinic.messaging.plan import after_visit, pre_visit, quiet
+from clinic.rules import Clinic
+
+CLINIC = Clinic(ZoneInfo("America/Los_Angeles"))
 
 LA = ZoneInfo("America/Los_Angeles")
 
@@ -14,7 +17,7 @@ def local(*args) -> datetime:
 
 def plan(start, now, topicals=True, pause_days=3):
     return {p.kind: p for p in pre_visit(start=start, now=now, uses_topicals=topicals,
-                                         pause_days=pause_days, tz=LA)}
+                                         pause_days=pause_days, clinic=CLINIC)}
 
 
 def test_booking_plans_confirmation_pause_and_reminder():
@@ -52,9 +55,9 @@ def test_quiet_hours_move_a_reminder_to_nine():
 
 
 def test_evening_moment_moves_to_next_morning():
-    assert quiet(local(2027, 3, 1, 20, 0), LA) == local(2027, 3, 2, 9, 0)
-    assert quiet(local(2027, 3, 1, 19, 59), LA) == local(2027, 3, 1, 19, 59)
-    assert quiet(local(2027, 3, 2, 8, 59), LA) == local(2027, 3, 2, 9, 0)
+    assert quiet(local(2027, 3, 1, 20, 0), CLINIC) == local(2027, 3, 2, 9, 0)
+    assert quiet(local(2027, 3, 1, 19, 59), CLINIC) == local(2027, 3, 1, 19, 59)
+    assert quiet(local(2027, 3, 2, 8, 59), CLINIC) == local(2027, 3, 2, 9, 0)
 
 
 def test_pre_visit_message_pushed_past_the_start_is_skipped():
@@ -67,7 +70,8 @@ def test_pre_visit_message_pushed_past_the_start_is_skipped():
 def test_visit_plans_aftercare_checkins_and_rebook():
     end = local(2027, 3, 2, 10, 0)
     p = {x.kind: x for x in after_visit(end=end, now=local(2027, 3, 2, 10, 5),
-                                        purging_checkin=True, includes_extraction=True, tz=LA)}
+                                        purging_checkin=True, includes_extraction=True,
+                                        clinic=CLINIC)}
     assert p["aftercare"].due == local(2027, 3, 2, 10, 5)
     assert p["redness_checkin"].due == local(2027, 3, 3, 10, 0)
     assert p["purging_checkin"].due == local(2027, 3, 4, 10, 0)
@@ -76,14 +80,15 @@ def test_visit_plans_aftercare_checkins_and_rebook():
 
 def test_purging_checkin_only_for_services_that_have_it():
     kinds = [x.kind for x in after_visit(end=local(2027, 3, 2, 10), now=local(2027, 3, 2, 10),
-                                         purging_checkin=False, includes_extraction=True, tz=LA)]
+                                         purging_checkin=False, includes_extraction=True,
+                                         clinic=CLINIC)]
     assert kinds == ["aftercare", "redness_checkin", "rebook"]
 
 
 def test_checkin_after_a_late_visit_waits_for_morning():
     p = {x.kind: x for x in after_visit(end=local(2027, 3, 2, 16, 30),
                                         now=local(2027, 3, 2, 20, 30), purging_checkin=True,
-                                        includes_extraction=False, tz=LA)}
+                                        includes_extraction=False, clinic=CLINIC)}
     assert p["aftercare"].due == local(2027, 3, 3, 9, 0)
 
 

@@ -6,6 +6,7 @@ import threading
 import urllib.error
 import urllib.request
 from collections import Counter
+from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import payload
@@ -14,6 +15,9 @@ from sqlalchemy.exc import IntegrityError
 
 from clinic.extensions import db
 from clinic.models import Appointment
+from clinic.rules import Clinic
+
+CLINIC = Clinic(ZoneInfo("America/Los_Angeles"))
 
 SLOT = "2027-03-02T09:00:00-08:00"
 
@@ -113,7 +117,7 @@ def test_a_refused_booking_releases_its_write_lock(app, book, clock):
     import pytest as _pytest
 
     from clinic import booking
-    from clinic.booking import BookingError, BookingRequest, ClientDetails, Clinic
+    from clinic.booking import BookingError, BookingRequest, ClientDetails
     from clinic.timeutil import parse_aware
 
     book(SLOT, service="extraction")
@@ -122,11 +126,10 @@ def test_a_refused_booking_releases_its_write_lock(app, book, clock):
         client=ClientDetails("Dana Client", "+14155552671"), sms_consent=True,
         uses_prescription_topicals=False)
     with app.app_context():
-        from zoneinfo import ZoneInfo
 
         with _pytest.raises(BookingError, match="14 days"):
             booking.book(db.session, request, now=clock.now,
-                         clinic=Clinic(ZoneInfo("America/Los_Angeles")))
+                         clinic=CLINIC)
         # Still inside the same app context and session: another writer gets in at once.
         other = db.engine.connect().execution_options(sqlite_begin="IMMEDIATE")
         with other.begin():
@@ -138,7 +141,6 @@ def test_auto_completion_leaves_a_visit_staff_are_changing(app, book, dialect):
     """PostgreSQL: a visit row locked by a staff change is skipped, not overwritten."""
     if dialect != "postgresql":
         pytest.skip("row locks are PostgreSQL's; SQLite serialises writers")
-    from zoneinfo import ZoneInfo
 
     from clinic import visits
     from clinic.timeutil import parse_aware
@@ -151,10 +153,10 @@ def test_auto_completion_leaves_a_visit_staff_are_changing(app, book, dialect):
         staff.execute(text("SELECT id FROM appointment FOR UPDATE"))
         try:
             done = visits.complete_unclosed(db.session, now=later,
-                                            tz=ZoneInfo("America/Los_Angeles"))
+                                            clinic=CLINIC)
             assert done == 0
         finally:
             staff_tx.rollback()
             staff.close()
         assert visits.complete_unclosed(db.session, now=later,
-                                        tz=ZoneInfo("America/Los_Angeles")) == 1
+                                        clinic=CLINIC) == 1

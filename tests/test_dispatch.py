@@ -3,6 +3,7 @@
 import random
 import threading
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -11,7 +12,10 @@ from clinic.extensions import db
 from clinic.messaging import dispatch as dispatcher
 from clinic.messaging.senders import SendError
 from clinic.models import Appointment, Client, Message
+from clinic.rules import Clinic
 from clinic.timeutil import parse_aware
+
+CLINIC = Clinic(ZoneInfo("America/Los_Angeles"))
 
 TUE_9 = "2027-03-02T09:00:00-08:00"
 
@@ -25,14 +29,13 @@ def messages(app) -> dict[str, Message]:
 
 
 def set_status(app, status: str, at):
-    from zoneinfo import ZoneInfo
 
     from clinic import visits
 
     with app.app_context():
         appt = db.session.scalar(select(Appointment))
         visits.change_status(db.session, appt, status, now=at,
-                             tz=ZoneInfo("America/Los_Angeles"), actor="staff:1")
+                             clinic=CLINIC, actor="staff:1")
 
 
 def test_booking_writes_its_plan_in_the_same_commit(book, app):
@@ -162,7 +165,6 @@ def test_rebook_suggests_the_window_and_a_booking_link(book, app, dispatch, sms)
 
 def test_send_is_claimed_before_the_api_call(book, app, clock):
     """While the sender runs, the row is already `sending` with its attempt counted."""
-    from zoneinfo import ZoneInfo
 
     from clinic.messaging.bodies import render
 
@@ -179,7 +181,7 @@ def test_send_is_claimed_before_the_api_call(book, app, clock):
     book(TUE_9)
     with app.app_context():
         dispatcher.send_due(db.session, clock=clock, sender=Watching(), render=render,
-                            tz=ZoneInfo("America/Los_Angeles"))
+                            clinic=CLINIC)
     assert seen == [("sending", 1)]
     assert messages(app)["confirmation"].provider_sid == "SMwatch"
 
@@ -197,13 +199,12 @@ class Dies:
 
 
 def run_dispatcher(app, clock, sender):
-    from zoneinfo import ZoneInfo
 
     from clinic.messaging.bodies import render
 
     with app.app_context():
         return dispatcher.send_due(db.session, clock=clock, sender=sender, render=render,
-                                   tz=ZoneInfo("America/Los_Angeles"), rng=random.Random(1))
+                                   clinic=CLINIC, rng=random.Random(1))
 
 
 def test_a_crash_after_the_text_left_keeps_its_sid_and_never_resends(book, app, dispatch,
@@ -289,7 +290,6 @@ def test_a_status_callback_settles_a_lost_answer_first(book, client, app, dispat
 
 
 def test_stop_between_sends_hands_back_the_rest(app, book, clock, sms):
-    from zoneinfo import ZoneInfo
 
     from clinic.messaging.bodies import render
 
@@ -304,7 +304,7 @@ def test_stop_between_sends_hands_back_the_rest(app, book, clock, sms):
 
     with app.app_context():
         counts = dispatcher.send_due(db.session, clock=clock, sender=StopAfterOne(),
-                                     render=render, tz=ZoneInfo("America/Los_Angeles"),
+                                     render=render, clinic=CLINIC,
                                      stop=stop)
         statuses = sorted(db.session.scalars(select(Message.status).where(
             Message.kind == "confirmation")))
@@ -332,7 +332,6 @@ def test_memory_failures_are_classified(book, app, dispatch, clock, sms):
 
 
 def test_a_broken_template_does_not_strand_the_batch(app, book, clock, sms):
-    from zoneinfo import ZoneInfo
 
     from clinic.messaging.bodies import render
 
@@ -348,7 +347,7 @@ def test_a_broken_template_does_not_strand_the_batch(app, book, clock, sms):
 
     with app.app_context():
         counts = dispatcher.send_due(db.session, clock=clock, sender=sms, render=flaky,
-                                     tz=ZoneInfo("America/Los_Angeles"), rng=random.Random(1))
+                                     clinic=CLINIC, rng=random.Random(1))
         statuses = sorted(db.session.scalars(select(Message.status).where(
             Message.kind == "confirmation")))
     assert counts == {"sent": 2, "retry": 1}
@@ -410,7 +409,6 @@ def test_a_backlog_reached_in_quiet_hours_waits_for_the_morning(book, app, dispa
 
 
 def test_each_send_reads_the_clock_again(book, app, sms):
-    from zoneinfo import ZoneInfo
 
     from conftest import NOW
 
@@ -425,7 +423,7 @@ def test_each_send_reads_the_clock_again(book, app, sms):
 
     with app.app_context():
         dispatcher.send_due(db.session, clock=slow_clock, sender=sms, render=render,
-                            tz=ZoneInfo("America/Los_Angeles"))
+                            clinic=CLINIC)
         sent_at = list(db.session.scalars(select(Message.sent_at).where(
             Message.status == "sent")))
     assert len(set(sent_at)) == 3
@@ -433,7 +431,6 @@ def test_each_send_reads_the_clock_again(book, app, sms):
 
 def test_status_callback_before_the_sid_is_stored_is_kept(book, client, app, clock):
     """Twilio may call back before the dispatcher has written the SID it was given."""
-    from zoneinfo import ZoneInfo
 
     from conftest import signed_post
 
@@ -450,7 +447,7 @@ def test_status_callback_before_the_sid_is_stored_is_kept(book, client, app, clo
     book(TUE_9)
     with app.app_context():
         dispatcher.send_due(db.session, clock=clock, sender=FastCallback(), render=render,
-                            tz=ZoneInfo("America/Los_Angeles"))
+                            clinic=CLINIC)
     confirmation = messages(app)["confirmation"]
     assert (confirmation.status, confirmation.provider_sid) == ("delivered", "SMfast")
 

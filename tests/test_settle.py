@@ -22,9 +22,10 @@ from clinic.messaging import dispatch as dispatcher
 from clinic.messaging.bodies import render
 from clinic.messaging.senders import SendError, Sent, _transport_error
 from clinic.models import Message, MessageEvent
+from clinic.rules import Clinic
 
 TUE_9 = "2027-03-02T09:00:00-08:00"
-TZ = ZoneInfo("America/Los_Angeles")
+CLINIC = Clinic(ZoneInfo("America/Los_Angeles"))
 
 
 def confirmation(app) -> Message:
@@ -42,8 +43,8 @@ def history(app) -> list[tuple[str, str | None]]:
 
 def send_with(app, clock, sender):
     with app.app_context():
-        return dispatcher.send_due(db.session, clock=clock, sender=sender, render=render, tz=TZ,
-                                   rng=random.Random(1))
+        return dispatcher.send_due(db.session, clock=clock, sender=sender, render=render,
+                                   clinic=CLINIC, rng=random.Random(1))
 
 
 def callback(client, row_ref: str, sid: str, status: str, code: str = ""):
@@ -85,9 +86,9 @@ def test_a_stalled_send_settled_elsewhere_cannot_overwrite_the_new_attempt(book,
     class Stalls:
         def send(self, to, body, ref=None):
             with app.app_context():  # meanwhile, another dispatcher
-                dispatcher.settle_unsure(db.session, clock=lambda: later, sender=sms, tz=TZ)
+                dispatcher.settle_unsure(db.session, clock=lambda: later, sender=sms, clinic=CLINIC)
                 dispatcher.send_due(db.session, clock=lambda: later + timedelta(minutes=1),
-                                    sender=sms, render=render, tz=TZ)
+                                    sender=sms, render=render, clinic=CLINIC)
             return Sent("SMstalled")
 
     assert send_with(app, clock, Stalls()) == {"late": 1}
@@ -149,7 +150,7 @@ def test_a_text_found_failed_in_the_list_is_treated_as_that_failure(book, app, d
 
     with app.app_context():
         counts = dispatcher.settle_unsure(db.session, clock=lambda: clock.now + timedelta(
-            minutes=1), sender=ListsItFailed(), tz=TZ)
+            minutes=1), sender=ListsItFailed(), clinic=CLINIC)
     assert counts == {"failed": 1}
     row = confirmation(app)
     assert (row.status, row.error_code) == ("failed", 30006)
@@ -171,7 +172,7 @@ def test_a_listed_text_another_row_holds_is_not_taken(book, app, dispatch, clock
         db.session.commit()
     with app.app_context():
         counts = dispatcher.settle_unsure(db.session, clock=lambda: clock.now, sender=sms,
-                                          tz=TZ)
+                                          clinic=CLINIC)
     assert counts == {"resend": 1}
     assert confirmation(app).provider_sid == other
 

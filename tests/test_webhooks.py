@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 
 from clinic.extensions import db
 from clinic.models import Appointment, Client, Followup, InboundMessage, Message
+from clinic.rules import Clinic
 
 PHONE = "+14155552671"
 TUE_9 = "2027-03-02T09:00:00-08:00"
@@ -112,9 +113,9 @@ def complete_and_check_in(app, client, dispatch, clock, runner_token=None):
     with app.app_context():
         appt = db.session.scalar(select(Appointment))
         visits.change_status(db.session, appt, "checked_in", now=parse_aware(TUE_9),
-                             tz=clock_tz(), actor="staff:1")
+                             clinic=Clinic(clock_tz()), actor="staff:1")
         visits.change_status(db.session, appt, "completed", now=parse_aware(TUE_9)
-                             + timedelta(hours=1), tz=clock_tz(), actor="staff:1")
+                             + timedelta(hours=1), clinic=Clinic(clock_tz()), actor="staff:1")
     dispatch(parse_aware(TUE_9) + timedelta(days=1, hours=2))
 
 

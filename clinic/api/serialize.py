@@ -2,8 +2,9 @@
 
 from flask import current_app, url_for
 
-from ..booking import Clinic, warnings_for
+from ..booking import warnings_for
 from ..models import Appointment
+from ..rules import Clinic
 from ..timeutil import iso_local
 
 

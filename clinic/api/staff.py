@@ -70,7 +70,7 @@ def change_status(appointment_id: int):
     status = f.text(json_body(), "status", "status", max_len=20)
     f.raise_if_any()
     tz = clock.tz()
-    visits.change_status(db.session, appt, status, now=clock.now(), tz=tz,
+    visits.change_status(db.session, appt, status, now=clock.now(), clinic=clock.clinic(),
                          actor=f"staff:{g.staff_user.id}")
     return jsonify(appointment=appointment_json(appt, tz))
 

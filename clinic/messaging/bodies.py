@@ -22,12 +22,13 @@ def render(message: Message) -> str:
     config = current_app.config
     from .. import clock
 
-    tz = clock.tz()
+    clinic = clock.clinic()
     appt = message.appointment
     base = config["PUBLIC_BASE_URL"]
-    start = appt.start_at.astimezone(tz)
-    window_from = start + timedelta(days=14)
-    window_to = start + timedelta(days=30)
+    start = appt.start_at.astimezone(clinic.tz)
+    soonest, latest = clinic.rules.rebook_window_days
+    window_from = start + timedelta(days=soonest)
+    window_to = start + timedelta(days=latest)
     text = render_template(
         f"sms/{message.kind}.txt",
         clinic_name=config["CLINIC_NAME"],

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import random
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, true
 from sqlalchemy.orm import Session
 
 from ..enums import MessageStatus
+from ..rules import Clinic
 from ..tx import dialect, writing
 from .dispatch import record_failure
 from .models import Message, MessageEvent
@@ -25,7 +25,7 @@ RANK = {MessageStatus.UNKNOWN: 1, MessageStatus.SENDING: 1, MessageStatus.SENT: 
 
 
 def record_status(session: Session, *, sid: str, status: str, error_code: int | None,
-                  now: datetime, tz: ZoneInfo, message_id: int | None = None,
+                  now: datetime, clinic: Clinic, message_id: int | None = None,
                   attempt: int | None = None, rng: random.Random | None = None) -> str:
     """Applies one status callback; returns what it did.
 
@@ -45,7 +45,7 @@ def record_status(session: Session, *, sid: str, status: str, error_code: int | 
         if new == MessageStatus.FAILED:
             why = f"carrier error {error_code}" if error_code else "failed"
             result = record_failure(message, classify(error_code), code=error_code, why=why,
-                                    now=now, tz=tz, rng=rng or random.Random())
+                                    now=now, clinic=clinic, rng=rng or random.Random())
         else:
             message.status = result = new
             message.sent_at = message.sent_at or now

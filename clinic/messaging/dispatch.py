@@ -23,7 +23,6 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
@@ -40,6 +39,7 @@ from ..enums import (
     VisitStatus,
 )
 from ..models import Appointment, Service
+from ..rules import DEFAULT_RULES, Clinic, ClinicRules
 from ..tx import dialect, writing
 from .models import Message, MessageEvent
 from .plan import quiet
@@ -47,9 +47,6 @@ from .senders import SendError, Sent, SmsSender, classify
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 5
-BACKOFF_BASE = timedelta(seconds=30)
-BACKOFF_CAP = timedelta(minutes=30)
 #: A send is answered within the Twilio timeout (seconds); a claim with no answer by then
 #: belonged to a dispatcher that died, and is checked with Twilio.
 CLAIM_TIMEOUT = timedelta(minutes=5)
@@ -66,13 +63,14 @@ Clock = Callable[[], datetime]
 
 
 def send_due(session: Session, *, clock: Clock, sender: SmsSender, render: Render,
-             tz: ZoneInfo, stop: threading.Event | None = None,
+             clinic: Clinic, stop: threading.Event | None = None,
              rng: random.Random | None = None) -> Counter:
     """Sends every text due, one claim at a time, until none is due or `stop` is set."""
     counts: Counter = Counter()
     rng = rng or random.Random()
     while not (stop and stop.is_set()):
-        outcome = send_next(session, clock=clock, sender=sender, render=render, tz=tz, rng=rng)
+        outcome = send_next(session, clock=clock, sender=sender, render=render, clinic=clinic,
+                            rng=rng)
         if outcome is None:
             break
         counts[outcome] += 1
@@ -80,7 +78,7 @@ def send_due(session: Session, *, clock: Clock, sender: SmsSender, render: Rende
 
 
 def send_next(session: Session, *, clock: Clock, sender: SmsSender, render: Render,
-              tz: ZoneInfo, rng: random.Random) -> str | None:
+              clinic: Clinic, rng: random.Random) -> str | None:
     """The earliest due text: checked and claimed under its lock, sent, recorded.
 
     Returns what happened to it, or None when nothing is due.
@@ -92,7 +90,7 @@ def send_next(session: Session, *, clock: Clock, sender: SmsSender, render: Rend
         if message is None:
             session.rollback()
             return None
-        outcome = _claim(session, message, now, tz, rng, render)
+        outcome = _claim(session, message, now, clinic, rng, render)
         message.updated_at = now
         claim = Claim(message.id, message.attempts)
         to, body = message.client.phone, message.body
@@ -103,7 +101,7 @@ def send_next(session: Session, *, clock: Clock, sender: SmsSender, render: Rend
         sent = sender.send(to, body, ref=claim.ref)
     except SendError as exc:
         return _record(session, claim, clock,
-                       lambda m, now, error=exc: _failed(m, error, now, tz, rng))
+                       lambda m, now, error=exc: _failed(m, error, now, clinic, rng))
     except Exception:  # a bug after the request may have gone out: ask Twilio, never resend
         log.exception("message %s: unexpected error while sending", claim.message_id)
         error = SendError("unexpected error while sending", unsure=True)
@@ -111,7 +109,7 @@ def send_next(session: Session, *, clock: Clock, sender: SmsSender, render: Rend
     return _record(session, claim, clock, lambda m, now: _sent(m, sent.sid, now), sid=sent.sid)
 
 
-def settle_unsure(session: Session, *, clock: Clock, sender: SmsSender, tz: ZoneInfo,
+def settle_unsure(session: Session, *, clock: Clock, sender: SmsSender, clinic: Clinic,
                   stop: threading.Event | None = None,
                   rng: random.Random | None = None) -> Counter:
     """Asks Twilio about every send past its `check_at` with no answer, one at a time."""
@@ -139,7 +137,7 @@ def settle_unsure(session: Session, *, clock: Clock, sender: SmsSender, tz: Zone
         else:
             sent = _unclaimed(session, found)
             outcome = _record(session, claim, clock,
-                              lambda m, now, sent=sent: _looked_up(m, sent, now, tz, rng),
+                              lambda m, now, sent=sent: _looked_up(m, sent, now, clinic, rng),
                               sid=sent.sid if sent else None)
         counts[outcome] += 1
     return counts
@@ -159,22 +157,22 @@ class Claim:
         return f"{self.message_id}.{self.attempt}"
 
 
-def backoff(attempt: int, rng: random.Random) -> timedelta:
+def backoff(attempt: int, rng: random.Random, rules: ClinicRules = DEFAULT_RULES) -> timedelta:
     """Capped exponential backoff with jitter: half fixed, half random."""
-    ceiling = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempt - 1))
+    ceiling = min(rules.retry_at_most, rules.retry_after * 2 ** (attempt - 1))
     return ceiling / 2 + ceiling / 2 * rng.random()
 
 
-def schedule_retry(message: Message, *, now: datetime, tz: ZoneInfo, rng: random.Random,
+def schedule_retry(message: Message, *, now: datetime, clinic: Clinic, rng: random.Random,
                    why: str) -> str:
     """Puts a failed send back in line, or gives up after five attempts or past its moment."""
-    if message.attempts >= MAX_ATTEMPTS:
+    if message.attempts >= clinic.rules.max_attempts:
         message.status = MessageStatus.FAILED
         message.note = _note(f"{why}; gave up after {message.attempts} attempts")
         return Outcome.FAILED
-    due = now + backoff(message.attempts, rng)
+    due = now + backoff(message.attempts, rng, clinic.rules)
     if message.kind not in IMMEDIATE:
-        due = quiet(due, tz)
+        due = quiet(due, clinic)
     if message.not_after and due >= message.not_after:
         message.status = MessageStatus.FAILED
         message.note = _note(f"{why}; a retry would arrive after the visit")
@@ -203,10 +201,10 @@ def _locked(session: Session, message_id: int) -> Message | None:
     return session.scalar(query)
 
 
-def _claim(session: Session, message: Message, now: datetime, tz: ZoneInfo,
+def _claim(session: Session, message: Message, now: datetime, clinic: Clinic,
            rng: random.Random, render: Render) -> str:
     """Checks a due row and marks it `sending`, attempt counted; or says why it waits."""
-    outcome = _hold_back(session, message, now, tz)
+    outcome = _hold_back(session, message, now, clinic)
     if outcome is not None:
         return outcome
     message.attempts += 1
@@ -214,21 +212,21 @@ def _claim(session: Session, message: Message, now: datetime, tz: ZoneInfo,
         message.body = render(message)
     except Exception:  # a broken template must not stop the texts behind it
         log.exception("message %s could not be rendered", message.id)
-        return schedule_retry(message, now=now, tz=tz, rng=rng, why="could not be prepared")
+        return schedule_retry(message, now=now, clinic=clinic, rng=rng, why="could not be prepared")
     message.status, message.claimed_at = MessageStatus.SENDING, now
     message.check_at = now + CLAIM_TIMEOUT
     return "claimed"
 
 
-def _hold_back(session: Session, message: Message, now: datetime, tz: ZoneInfo) -> str | None:
+def _hold_back(session: Session, message: Message, now: datetime, clinic: Clinic) -> str | None:
     """Checks right before a send; the outcome when the text must not go out now."""
     reason = _reason_not_to_send(session, message, now)
     if reason:
         message.status, message.note = MessageStatus.SKIPPED, reason
         return Outcome.SKIPPED
-    if message.kind not in IMMEDIATE and quiet(now, tz) != now:
+    if message.kind not in IMMEDIATE and quiet(now, clinic) != now:
         # Due before 20:00 but reached after it (a backlog, a restart): wait for the morning.
-        later = quiet(now, tz)
+        later = quiet(now, clinic)
         if message.not_after and later >= message.not_after:
             message.status, message.note = MessageStatus.SKIPPED, "quiet hours until the visit"
             return Outcome.SKIPPED
@@ -311,18 +309,18 @@ def _unclaimed(session: Session, found: list[Sent]) -> Sent | None:
     return None
 
 
-def _looked_up(message: Message, found: Sent | None, now: datetime, tz: ZoneInfo,
+def _looked_up(message: Message, found: Sent | None, now: datetime, clinic: Clinic,
                rng: random.Random) -> str:
     message.check_at = None
     if found is None:
-        outcome = schedule_retry(message, now=now, tz=tz, rng=rng,
+        outcome = schedule_retry(message, now=now, clinic=clinic, rng=rng,
                                  why="not in Twilio's message list")
         return Outcome.RESEND if outcome == Outcome.RETRY else outcome
     if found.status in FAILED_AT_TWILIO:
         message.provider_sid = found.sid
         why = f"found failed in Twilio's message list ({found.error_code})"
         return record_failure(message, classify(found.error_code), code=found.error_code,
-                              why=why, now=now, tz=tz, rng=rng)
+                              why=why, now=now, clinic=clinic, rng=rng)
     _sent(message, found.sid, now)
     if found.status in ("delivered", "read"):  # Twilio's words
         message.status = MessageStatus.DELIVERED
@@ -339,14 +337,14 @@ def _lookup_failed(message: Message, why: str, now: datetime) -> str:
     return Outcome.UNKNOWN
 
 
-def _failed(message: Message, error: SendError, now: datetime, tz: ZoneInfo,
+def _failed(message: Message, error: SendError, now: datetime, clinic: Clinic,
             rng: random.Random) -> str:
     log.warning("send of message %s failed: %s (%s)", message.id, error, error.outcome)
     if error.outcome == SendFailure.UNSURE:
         return _unsure(message, error, now)
     message.check_at = None
     return record_failure(message, error.outcome, code=error.code, why=str(error), now=now,
-                          tz=tz, rng=rng)
+                          clinic=clinic, rng=rng)
 
 
 def _note(text: str) -> str:
@@ -354,11 +352,11 @@ def _note(text: str) -> str:
 
 
 def record_failure(message: Message, outcome: SendFailure, *, code: int | None, why: str,
-                   now: datetime, tz: ZoneInfo, rng: random.Random) -> Outcome:
+                   now: datetime, clinic: Clinic, rng: random.Random) -> Outcome:
     """What a failed send means, whether Twilio refused it or a carrier did later."""
     message.error_code = code
     if outcome == SendFailure.RETRY:
-        return schedule_retry(message, now=now, tz=tz, rng=rng, why=why)
+        return schedule_retry(message, now=now, clinic=clinic, rng=rng, why=why)
     if outcome == SendFailure.OPTED_OUT:
         message.client.opted_out_at = now
         why = f"number has opted out ({code})"

@@ -15,15 +15,9 @@ from sqlalchemy.orm import Session
 
 from ..enums import MessageKind, MessageStatus
 from ..models import Appointment
+from ..rules import Clinic
 from ..timeutil import local_datetime
 from .models import Message
-
-QUIET_FROM, QUIET_UNTIL = time(20), time(9)
-SEND_AT = time(10)  #: pre-visit pause and rebook go out at 10:00 clinic time
-REMINDER_BEFORE = timedelta(hours=24)
-REDNESS_AFTER, PURGING_AFTER = timedelta(hours=24), timedelta(hours=48)
-REBOOK_AFTER_DAYS = 14
-#: Texts that answer the client's own action at once, whatever the hour.
 
 
 @dataclass(frozen=True)
@@ -35,38 +29,42 @@ class Planned:
 
 
 def pre_visit(*, start: datetime, now: datetime, uses_topicals: bool, pause_days: int,
-              tz: ZoneInfo) -> list[Planned]:
+              clinic: Clinic) -> list[Planned]:
+    rules, tz = clinic.rules, clinic.tz
     start, now = start.astimezone(UTC), now.astimezone(UTC)  # hours are elapsed hours
     plan = [Planned(MessageKind.CONFIRMATION, now, start)]  # IMMEDIATE: no quiet hours
     if uses_topicals:
-        moment = max(at_local(start.astimezone(tz).date() - timedelta(days=pause_days), SEND_AT,
-                              tz), now)
-        plan.append(_before_start(MessageKind.PRE_VISIT_PAUSE, moment, start, tz))
-    if start - now > REMINDER_BEFORE:
-        plan.append(_before_start(MessageKind.REMINDER, start - REMINDER_BEFORE, start, tz))
+        day = start.astimezone(tz).date() - timedelta(days=pause_days)
+        moment = max(at_local(day, rules.send_at, tz), now)
+        plan.append(_before_start(MessageKind.PRE_VISIT_PAUSE, moment, start, clinic))
+    if start - now > rules.reminder_before:
+        plan.append(_before_start(MessageKind.REMINDER, start - rules.reminder_before, start,
+                                  clinic))
     return plan
 
 
 def after_visit(*, end: datetime, now: datetime, purging_checkin: bool, includes_extraction: bool,
-                tz: ZoneInfo) -> list[Planned]:
+                clinic: Clinic) -> list[Planned]:
+    rules, tz = clinic.rules, clinic.tz
     end, now = end.astimezone(UTC), now.astimezone(UTC)  # hours are elapsed hours
-    plan = [Planned(MessageKind.AFTERCARE, quiet(now, tz)),
-            Planned(MessageKind.REDNESS_CHECKIN, quiet(end + REDNESS_AFTER, tz))]
+    plan = [Planned(MessageKind.AFTERCARE, quiet(now, clinic)),
+            Planned(MessageKind.REDNESS_CHECKIN, quiet(end + rules.redness_after, clinic))]
     if purging_checkin:
-        plan.append(Planned(MessageKind.PURGING_CHECKIN, quiet(end + PURGING_AFTER, tz)))
+        plan.append(Planned(MessageKind.PURGING_CHECKIN, quiet(end + rules.purging_after, clinic)))
     if includes_extraction:
-        day = end.astimezone(tz).date() + timedelta(days=REBOOK_AFTER_DAYS)
-        plan.append(Planned(MessageKind.REBOOK, at_local(day, SEND_AT, tz)))
+        day = end.astimezone(tz).date() + timedelta(days=rules.rebook_after_days)
+        plan.append(Planned(MessageKind.REBOOK, at_local(day, rules.send_at, tz)))
     return plan
 
 
-def quiet(moment: datetime, tz: ZoneInfo) -> datetime:
-    """The moment, or the next 09:00 clinic time when it falls between 20:00 and 09:00."""
-    local = moment.astimezone(tz)
-    if QUIET_UNTIL <= local.time() < QUIET_FROM:
+def quiet(moment: datetime, clinic: Clinic) -> datetime:
+    """The moment, or the end of quiet hours (09:00 clinic time) when it falls inside them."""
+    rules = clinic.rules
+    local = moment.astimezone(clinic.tz)
+    if rules.quiet_until <= local.time() < rules.quiet_from:
         return moment
-    day = local.date() + timedelta(days=1) if local.time() >= QUIET_FROM else local.date()
-    return at_local(day, QUIET_UNTIL, tz)
+    day = local.date() + timedelta(days=1) if local.time() >= rules.quiet_from else local.date()
+    return at_local(day, rules.quiet_until, clinic.tz)
 
 
 def at_local(day: date, wall: time, tz: ZoneInfo) -> datetime:
@@ -77,32 +75,33 @@ def at_local(day: date, wall: time, tz: ZoneInfo) -> datetime:
     return moment
 
 
-def _before_start(kind: str, moment: datetime, start: datetime, tz: ZoneInfo) -> Planned:
-    due = quiet(moment, tz)
+def _before_start(kind: str, moment: datetime, start: datetime, clinic: Clinic) -> Planned:
+    due = quiet(moment, clinic)
     if due >= start:
         return Planned(kind, due, start, skipped="quiet hours would push it past the visit")
     return Planned(kind, due, start)
 
 
-def plan_booking(session: Session, appt: Appointment, *, now: datetime, tz: ZoneInfo) -> None:
+def plan_booking(session: Session, appt: Appointment, *, now: datetime, clinic: Clinic) -> None:
     service, intake = appt.service, appt.intake or {}
     _add(session, appt, now, pre_visit(
         start=appt.start_at, now=now, uses_topicals=bool(intake.get("uses_prescription_topicals")),
-        pause_days=service.pause_topicals_days, tz=tz))
+        pause_days=service.pause_topicals_days, clinic=clinic))
 
 
-def replan_moved(session: Session, appt: Appointment, *, now: datetime, tz: ZoneInfo) -> None:
+def replan_moved(session: Session, appt: Appointment, *, now: datetime, clinic: Clinic) -> None:
     """A moved visit: its unsent texts are cancelled and the pre-visit plan starts again."""
     cancel_unsent(session, appt, now=now, note="visit moved")
-    plan_booking(session, appt, now=now, tz=tz)
+    plan_booking(session, appt, now=now, clinic=clinic)
 
 
-def plan_completion(session: Session, appt: Appointment, *, now: datetime, tz: ZoneInfo) -> None:
+def plan_completion(session: Session, appt: Appointment, *, now: datetime,
+                    clinic: Clinic) -> None:
     cancel_unsent(session, appt, now=now, note="visit completed")
     service = appt.service
     _add(session, appt, now, after_visit(
         end=appt.end_at, now=now, purging_checkin=service.purging_checkin,
-        includes_extraction=service.includes_extraction, tz=tz))
+        includes_extraction=service.includes_extraction, clinic=clinic))
 
 
 def cancel_unsent(session: Session, appt: Appointment, *, now: datetime, note: str) -> int:

@@ -7,7 +7,7 @@ come first, so CANCEL and YES never mean anything else here.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -24,6 +24,7 @@ from ..enums import (
 )
 from ..models import Appointment, AppointmentEvent, Client
 from ..phones import normalise_phone
+from ..rules import Clinic
 from ..tx import lock, writing
 from .models import Followup, InboundMessage, Message
 
@@ -33,8 +34,6 @@ HELP = {"HELP", "INFO"}
 SENT = (MessageStatus.SENT, MessageStatus.DELIVERED)
 #: Replies staff must read: a worrying check-in answer, or words we could not place.
 FOR_STAFF = (ReplyAction.REDNESS_BAD, ReplyAction.PURGING_BAD, ReplyAction.FOLLOWUP)
-#: A "1" weeks later is not an answer to an old check-in: it goes to staff as it is.
-CHECKIN_ANSWERABLE = timedelta(days=3)
 
 CARE_ADVICE = {
     MessageKind.REDNESS_CHECKIN: "Sorry it's still red. Cool compress, fragrance-free "
@@ -51,7 +50,7 @@ class Outcome:
 
 
 def handle_inbound(session: Session, *, sid: str, from_phone: str, body: str, now: datetime,
-                   clinic_name: str, clinic_phone: str) -> Outcome:
+                   clinic: Clinic) -> Outcome:
     """Records the text once per MessageSid and acts on it; a repeat changes nothing."""
     with writing(session, from_phone):
         if session.scalar(select(InboundMessage.id).where(InboundMessage.message_sid == sid)):
@@ -59,7 +58,7 @@ def handle_inbound(session: Session, *, sid: str, from_phone: str, body: str, no
             return Outcome(ReplyAction.DUPLICATE)
         client = _client(session, from_phone)
         word = " ".join(body.split()).upper()
-        outcome, appt = _act(session, client, word, now, clinic_name, clinic_phone)
+        outcome, appt = _act(session, client, word, now, clinic)
         inbound = InboundMessage(message_sid=sid, client=client, from_phone=from_phone[:32],
                                  body=body[:1600], action=outcome.action, appointment=appt,
                                  received_at=now)
@@ -87,8 +86,9 @@ def _client(session: Session, phone: str) -> Client | None:
     return session.scalar(select(Client).where(Client.phone == phone))
 
 
-def _act(session: Session, client: Client | None, word: str, now: datetime, clinic_name: str,
-         clinic_phone: str) -> tuple[Outcome, Appointment | None]:
+def _act(session: Session, client: Client | None, word: str, now: datetime,
+         clinic: Clinic) -> tuple[Outcome, Appointment | None]:
+    clinic_name, clinic_phone = clinic.name, clinic.phone
     if word in HELP:
         return Outcome(ReplyAction.HELP, f"{clinic_name}: call us on {clinic_phone}. "
                                "Reply STOP to opt out."), None
@@ -111,7 +111,7 @@ def _act(session: Session, client: Client | None, word: str, now: datetime, clin
             thanks = f"{clinic_name}: thanks, your visit is confirmed."
             return Outcome(ReplyAction.CONFIRM, thanks), appt
     if word in ("1", "2"):
-        checkin = _latest_checkin(session, client, now)
+        checkin = _latest_checkin(session, client, now - clinic.rules.reply_window)
         if checkin is not None:
             kind, appt = checkin.kind, checkin.appointment
             if word == "2":
@@ -133,12 +133,12 @@ def _reminded_visit(session: Session, client: Client, now: datetime) -> Appointm
         .order_by(Message.sent_at.desc()).limit(1))
 
 
-def _latest_checkin(session: Session, client: Client, now: datetime) -> Message | None:
+def _latest_checkin(session: Session, client: Client, since: datetime) -> Message | None:
     """The check-in this number was sent last, if recent enough for a 1 or 2 to answer it."""
     return session.scalar(
         select(Message).where(Message.client_id == client.id, Message.kind.in_(CHECKINS),
                               Message.status.in_(SENT),
-                              Message.sent_at >= now - CHECKIN_ANSWERABLE)
+                              Message.sent_at >= since)
         .order_by(Message.sent_at.desc(), Message.id.desc()).limit(1))
 
 

@@ -5,10 +5,10 @@ storable (no NUL), so that no text, however odd, gets a 5xx that Twilio would re
 """
 
 from functools import wraps
-from xml.sax.saxutils import escape
 
 from flask import Blueprint, Response, abort, current_app, request
 from twilio.request_validator import RequestValidator
+from twilio.twiml.messaging_response import MessagingResponse
 
 from .. import clock
 from ..extensions import csrf, db
@@ -42,8 +42,7 @@ def inbound():
         return twiml(None), 200  # nothing to act on; Twilio must not retry
     outcome = replies.handle_inbound(
         db.session, sid=form["MessageSid"][:64], from_phone=form["From"], body=form.get("Body", ""),
-        now=clock.now(), clinic_name=current_app.config["CLINIC_NAME"],
-        clinic_phone=current_app.config["CLINIC_PHONE"])
+        now=clock.now(), clinic=clock.clinic())
     return twiml(outcome.reply)
 
 
@@ -56,7 +55,7 @@ def status():
     delivery.record_status(
         db.session, sid=form.get("MessageSid", "")[:64], status=form.get("MessageStatus", ""),
         error_code=int(code) if code.isascii() and code.isdigit() and len(code) <= 6 else None,
-        message_id=message_id, attempt=attempt, now=clock.now(), tz=clock.tz())
+        message_id=message_id, attempt=attempt, now=clock.now(), clinic=clock.clinic())
     return Response(status=204)
 
 
@@ -66,6 +65,8 @@ def signed_form() -> dict[str, str]:
 
 
 def twiml(reply: str | None) -> Response:
-    inner = f"<Message>{escape(reply)}</Message>" if reply else ""
-    return Response(f'<?xml version="1.0" encoding="UTF-8"?><Response>{inner}</Response>',
-                    mimetype="text/xml")
+    """Twilio's answer to an inbound text: our reply, or nothing."""
+    answer = MessagingResponse()
+    if reply:
+        answer.message(reply)
+    return Response(str(answer), mimetype="text/xml")
