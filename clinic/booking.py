@@ -257,22 +257,31 @@ def check_triage(session: Session, service: Service, concerns) -> None:
     )
 
 
-def _candidates(session: Session, service: Service, provider_id: int | None) -> list[Provider]:
+def providers_for(session: Session, service: Service, provider_id: int | None, *,
+                  field: str = "provider_id") -> list[Provider]:
+    """The active providers who give the service, or the one asked for if they give it.
+
+    `field` names the input that chose the provider, for the error a client reads.
+    """
     query = select(Provider).where(Provider.active).order_by(Provider.id)
     if provider_id is None:
-        providers = list(session.scalars(query.where(Provider.role == service.provider_role)))
-        if not providers:
-            raise BookingError("outside_hours", "No provider offers this service right now.")
-        return providers
+        return list(session.scalars(query.where(Provider.role == service.provider_role)))
     provider = session.scalar(query.where(Provider.id == provider_id))
     if provider is None:
         raise BookingError("unknown_provider", "We don't know that provider.",
-                           {"provider_id": f"Unknown provider {provider_id}."})
+                           {field: f"Unknown provider {provider_id}."})
     if provider.role != service.provider_role:
         raise BookingError("wrong_provider_role",
                            f"This service is given by {a_role(service.provider_role)}.",
-                           {"provider_id": f"Choose {a_role(service.provider_role)}."})
+                           {field: f"Choose {a_role(service.provider_role)}."})
     return [provider]
+
+
+def _candidates(session: Session, service: Service, provider_id: int | None) -> list[Provider]:
+    providers = providers_for(session, service, provider_id)
+    if not providers:
+        raise BookingError("outside_hours", "No provider offers this service right now.")
+    return providers
 
 
 def _check_start(start: datetime, service: Service, providers: list[Provider], *,

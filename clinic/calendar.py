@@ -4,13 +4,14 @@ from flask import Response, current_app
 from icalendar import Calendar, Event
 
 from .enums import VisitStatus
+from .links import manage_url
 from .models import Appointment
 from .rules import Clinic
 
 
 def ics_for(appt: Appointment, clinic: Clinic) -> bytes:
     name = current_app.config["CLINIC_NAME"]
-    link = current_app.config["PUBLIC_BASE_URL"] + f"/manage/{appt.manage_token}"
+    link = manage_url(appt.manage_token)
     cal = Calendar()
     cal.add("prodid", f"-//{name}//Bookings//EN")
     cal.add("version", "2.0")

@@ -12,6 +12,7 @@ from . import clock
 from .auth import StaffError, create_staff, issue_token, revoke_tokens
 from .enums import StaffRole
 from .extensions import db
+from .links import manage_url
 from .seed import seed_demo
 
 
@@ -90,7 +91,7 @@ def replace_link_command(visit_id: int):
     if appt is None:
         raise click.ClickException(f"No visit {visit_id}.")
     token = replace_link(db.session, appt, now=clock.now(), actor="staff:cli")
-    click.echo(current_app.config["PUBLIC_BASE_URL"] + f"/manage/{token}")
+    click.echo(manage_url(token))
 
 
 @click.command("demo")

@@ -4,9 +4,9 @@ from flask import jsonify, request
 from sqlalchemy import select
 
 from .. import availability, clock
+from ..booking import providers_for
 from ..extensions import db
 from ..models import Provider, Service
-from ..rules import a_role
 from ..timeutil import iso_local
 from ..validation import Fields, parse_id
 from . import bp
@@ -49,19 +49,9 @@ def free_slots():
     if service is None:
         raise ApiError(422, "unknown_service", "We don't offer that service.",
                        {"service": f"Unknown service {slug!r}."})
-    candidates = select(Provider).where(Provider.active, Provider.role == service.provider_role)
-    if provider_id is not None:
-        provider = db.session.get(Provider, provider_id)
-        if provider is None or not provider.active:
-            raise ApiError(422, "unknown_provider", "We don't know that provider.",
-                           {"provider": f"Unknown provider {provider_id}."})
-        if provider.role != service.provider_role:
-            raise ApiError(422, "wrong_provider_role", "That provider doesn't offer this service.",
-                           {"provider": f"Choose {a_role(service.provider_role)}."})
-        candidates = candidates.where(Provider.id == provider_id)
-    slots = availability.slots_between(
-        db.session, service, list(db.session.scalars(candidates.order_by(Provider.id))),
-        first, last, now=now, clinic=clinic)
+    providers = providers_for(db.session, service, provider_id, field="provider")
+    slots = availability.slots_between(db.session, service, providers, first, last, now=now,
+                                       clinic=clinic)
     return jsonify(timezone=str(clinic.tz), slots=[
         {"start": iso_local(s.start, clinic.tz), "end": iso_local(s.end, clinic.tz),
          "provider_id": s.provider_id} for s in slots

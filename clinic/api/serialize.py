@@ -1,15 +1,10 @@
 """The one JSON shape of a booking, shared by every endpoint that answers with one."""
 
-from flask import current_app, url_for
-
 from ..booking import warnings_for
+from ..links import calendar_url, manage_url
 from ..models import Appointment
 from ..rules import Clinic
 from ..timeutil import iso_local
-
-
-def manage_url(appt: Appointment) -> str:
-    return current_app.config["PUBLIC_BASE_URL"] + url_for("manage.show", token=appt.manage_token)
 
 
 def booking_json(appt: Appointment, clinic: Clinic) -> dict:
@@ -24,8 +19,8 @@ def booking_json(appt: Appointment, clinic: Clinic) -> dict:
             "end": iso_local(appt.end_at, clinic.tz),
             "price_cents": appt.price_cents,
             "currency": appt.currency,
-            "manage_url": manage_url(appt),
-            "calendar_url": manage_url(appt) + "/calendar.ics",
+            "manage_url": manage_url(appt.manage_token),
+            "calendar_url": calendar_url(appt.manage_token),
             "late_change": appt.late_change,
             "warnings": warnings_for(appt, clinic),
         }

@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from flask import current_app, render_template
 
+from ..links import booking_url, manage_url
 from ..timeutil import clock_time
 from .models import Message
 
@@ -24,7 +25,6 @@ def render(message: Message) -> str:
 
     clinic = clock.clinic()
     appt = message.appointment
-    base = config["PUBLIC_BASE_URL"]
     start = appt.start_at.astimezone(clinic.tz)
     soonest, latest = clinic.rules.rebook_window_days
     window_from = start + timedelta(days=soonest)
@@ -35,8 +35,8 @@ def render(message: Message) -> str:
         clinic_phone=config["CLINIC_PHONE"],
         service_name=appt.service.name.lower(),
         when=f"{start:%a} {start.day} {start:%b} at {clock_time(start)}",
-        link=f"{base}/manage/{appt.manage_token}",
-        book_link=f"{base}/book/{appt.service.slug}",
+        link=manage_url(appt.manage_token),
+        book_link=booking_url(appt.service.slug),
         window_from=f"{window_from:%a} {window_from.day} {window_from:%b}",
         window_to=f"{window_to:%a} {window_to.day} {window_to:%b}",
         moved=any(e.action == "rescheduled" for e in appt.events),

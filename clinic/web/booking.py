@@ -62,9 +62,12 @@ def details(slug: str):
     if request.method == "GET":
         return render_template("booking/details.html", **context)
     try:
-        # Triage first: a dermatologist's concern matters more than a mistyped field.
-        booking.check_triage(db.session, service, values.getlist("concerns"))
-        req = parse_booking(_payload(slug, values, start), current_app.config["CLINIC_REGION"])
+        try:
+            req = parse_booking(_payload(slug, values, start), current_app.config["CLINIC_REGION"])
+        except InvalidInput:
+            # Triage first: a dermatologist's concern matters more than a mistyped field.
+            booking.check_triage(db.session, service, values.getlist("concerns"))
+            raise
         appt = booking.book(db.session, req, now=clock.now(), clinic=clock.clinic())
     except InvalidInput as exc:
         context["errors"] = _form_fields(exc.fields)

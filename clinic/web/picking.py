@@ -4,9 +4,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import select
-
-from .. import availability, clock
+from .. import availability, booking, clock
 from ..extensions import db
 from ..models import Provider, Service
 
@@ -21,10 +19,11 @@ class DayChoice:
 
 
 def providers_for(service: Service, provider_id: int | None = None) -> list[Provider]:
-    query = select(Provider).where(Provider.active, Provider.role == service.provider_role)
-    if provider_id is not None:
-        query = query.where(Provider.id == provider_id)
-    return list(db.session.scalars(query.order_by(Provider.id)))
+    """As booking chooses them; a provider who doesn't give the service offers no days."""
+    try:
+        return booking.providers_for(db.session, service, provider_id)
+    except booking.BookingError:
+        return []
 
 
 def day_choices(service: Service, providers: list[Provider], first: date,
