@@ -1,4 +1,4 @@
-"""Booking, cancelling and moving visits, with every clinic rule of SPEC section 2.
+"""Booking, cancelling and moving visits, with every clinic rule (README, "The clinic's rules").
 
 Callers pass a session, `now` and the clinic's timezone; errors are `BookingError`s that the
 API and the pages turn into 409/422 answers.

@@ -1,4 +1,4 @@
-"""Configuration read from the environment (SPEC section 3); every variable is optional."""
+"""Configuration read from the environment (README, "Configuration"); every variable is optional."""
 
 import os
 from pathlib import Path

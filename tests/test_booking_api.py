@@ -1,4 +1,4 @@
-"""The booking rules of SPEC section 2, through POST /api/v1/bookings."""
+"""The booking rules (README, "The clinic's rules"), through POST /api/v1/bookings."""
 
 from conftest import payload
 from sqlalchemy import func, select

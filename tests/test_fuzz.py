@@ -1,4 +1,4 @@
-"""Fuzzing the JSON API with Hypothesis: no input, however odd, gets a 5xx (SPEC section 3).
+"""Fuzzing the JSON API with Hypothesis: no input, however odd, gets a 5xx (README, "API").
 
 Every 4xx must carry the one error shape {"error": {"code", "message", "fields"}}. Bookings that
 happen to succeed are harmless: their rows go when the test's database is emptied.

@@ -1,4 +1,4 @@
-"""/api/v1/openapi.json describes exactly the endpoints the app serves (SPEC section 3)."""
+"""/api/v1/openapi.json describes exactly the endpoints the app serves (README, "API")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Twilio's webhooks: signatures, replies as SPEC section 2 says, forward-only statuses."""
+"""Twilio's webhooks: signatures, replies as the README's "Texts" says, forward-only statuses."""
 
 from datetime import timedelta
 

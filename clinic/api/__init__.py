@@ -1,4 +1,4 @@
-"""JSON API under /api/v1 (SPEC section 3)."""
+"""JSON API under /api/v1 (README, "API")."""
 
 from flask import Blueprint
 

@@ -1,4 +1,4 @@
-"""The message plan of SPEC section 2: which texts a visit gets, and when.
+"""The message plan (README, "Texts"): which texts a visit gets, and when.
 
 `pre_visit` and `after_visit` are pure; the `plan_*` functions add the rows to the session in
 the caller's transaction, so a booking and its messages commit or fail together.

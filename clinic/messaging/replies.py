@@ -1,4 +1,4 @@
-"""What a client's text means (SPEC section 2, replies) and what it changes.
+"""What a client's text means (README, "Texts": replies) and what it changes.
 
 The whole message, trimmed and case-insensitive, decides. Twilio's opt-out and opt-in words
 come first, so CANCEL and YES never mean anything else here.
