@@ -1,4 +1,4 @@
-"""Demo data: the two services of the README's "The clinic's rules" and one provider of each role."""
+"""Demo data: the two services the README describes and one provider of each role."""
 
 from datetime import time
 
