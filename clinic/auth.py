@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from .enums import StaffRole
 from .models import ApiToken, StaffUser
+from .tx import transaction
 
 # RFC 9106's second recommendation (64 MiB, t=3, p=4): above OWASP's argon2id minimum.
 _hasher = PasswordHasher()
@@ -40,12 +41,12 @@ def create_staff(session: Session, email: str, name: str, role: str, password: s
         raise StaffError(f"Role must be one of {', '.join(StaffRole)}.")
     if len(password) < MIN_PASSWORD:
         raise StaffError(f"Passwords need at least {MIN_PASSWORD} characters.")
-    if session.scalar(select(StaffUser).where(StaffUser.email == email)):
-        raise StaffError(f"{email} already has an account.")
-    user = StaffUser(email=email, name=name.strip() or email, role=role,
-                     password_hash=hash_password(password), created_at=now)
-    session.add(user)
-    session.commit()
+    with transaction(session):
+        if session.scalar(select(StaffUser).where(StaffUser.email == email)):
+            raise StaffError(f"{email} already has an account.")
+        user = StaffUser(email=email, name=name.strip() or email, role=role,
+                         password_hash=hash_password(password), created_at=now)
+        session.add(user)
     return user
 
 
@@ -54,21 +55,22 @@ def issue_token(session: Session, email: str, *, now: datetime) -> str:
     if user is None or not user.active:
         raise StaffError(f"No active staff account for {email}.")
     token = "clk_" + secrets.token_urlsafe(32)
-    session.add(ApiToken(staff_user=user, token_hash=ApiToken.digest(token), created_at=now))
-    session.commit()
+    with transaction(session):
+        session.add(ApiToken(staff_user_id=user.id, token_hash=ApiToken.digest(token),
+                             created_at=now))
     return token
 
 
 def revoke_tokens(session: Session, email: str, *, now: datetime) -> int:
     """Revokes every API token of a staff account; returns how many were live."""
-    user = session.scalar(select(StaffUser).where(StaffUser.email == email.strip().lower()))
-    if user is None:
-        raise StaffError(f"No staff account for {email}.")
-    live = list(session.scalars(select(ApiToken).where(ApiToken.staff_user_id == user.id,
-                                                       ApiToken.revoked_at.is_(None))))
-    for token in live:
-        token.revoked_at = now
-    session.commit()
+    with transaction(session):
+        user = session.scalar(select(StaffUser).where(StaffUser.email == email.strip().lower()))
+        if user is None:
+            raise StaffError(f"No staff account for {email}.")
+        live = list(session.scalars(select(ApiToken).where(ApiToken.staff_user_id == user.id,
+                                                           ApiToken.revoked_at.is_(None))))
+        for token in live:
+            token.revoked_at = now
     return len(live)
 
 

@@ -28,7 +28,7 @@ from .models import (
 )
 from .rules import CONCERN_LABELS, DERMATOLOGIST_CONCERNS, Clinic, a_role
 from .timeutil import day_bounds_utc, iso_local
-from .tx import lock, writing
+from .tx import lock, transaction
 
 
 class BookingError(Exception):
@@ -81,57 +81,61 @@ def book(session: Session, req: BookingRequest, *, now: datetime, clinic: Clinic
     _check_start(req.start, service, providers, now=now, clinic=clinic)
     for attempt in range(len(providers)):
         try:
-            with writing(session, req.client.phone):
+            with transaction(session, req.client.phone):
                 client = _client_for(session, req.client, now)
                 _check_daily_limit(session, client, now, clinic.rules.bookings_per_phone_per_day)
                 if service.includes_extraction and client.id is not None:
                     _check_cadence(session, client.id, req.start, now=now, clinic=clinic)
                 provider = _free_provider(session, service, providers, req.start, clinic)
+                appt = _new_visit(session, req, service, provider, client, now=now, actor=actor)
+                _store(session)
+                plan.plan_booking(session, appt, now=now, clinic=clinic)
+            return appt
         except _SlotTaken:
             break
-        appt = Appointment(
-            service=service, provider=provider, client=client, start_at=req.start,
-            end_at=req.start + timedelta(minutes=service.duration_minutes),
-            busy_until=req.start + timedelta(
-                minutes=service.duration_minutes + service.buffer_minutes),
-            status=VisitStatus.BOOKED, price_cents=service.price_cents, currency=service.currency,
-            intake={
-                "uses_prescription_topicals": req.uses_prescription_topicals,
-                "concerns": list(req.concerns),
-                "event_date": req.event_date.isoformat() if req.event_date else None,
-                "name_given": req.client.name,  # as typed for this visit
-            },
-            manage_token=new_token(), created_at=now, updated_at=now, created_by=actor,
-        )
-        session.add(appt)
-        _log(session, appt, now, actor, "booked", {"start": req.start.isoformat()})
-        if _stored(session):
-            plan.plan_booking(session, appt, now=now, clinic=clinic)
-            session.commit()
-            return appt
-        if req.provider_id is not None or attempt == len(providers) - 1:
-            break
-        # Another booking took that provider between our check and commit; try the next one.
+        except _Overlap:
+            if req.provider_id is not None or attempt == len(providers) - 1:
+                break
+            # Another booking took that provider between our check and insert: the next one.
     raise _unavailable(session, service, req.provider_id, req.start, now=now, clinic=clinic)
+
+
+def _new_visit(session: Session, req: BookingRequest, service: Service, provider: Provider,
+               client: Client, *, now: datetime, actor: str) -> Appointment:
+    appt = Appointment(
+        service=service, provider=provider, client=client, start_at=req.start,
+        end_at=req.start + timedelta(minutes=service.duration_minutes),
+        busy_until=req.start + timedelta(
+            minutes=service.duration_minutes + service.buffer_minutes),
+        status=VisitStatus.BOOKED, price_cents=service.price_cents, currency=service.currency,
+        intake={
+            "uses_prescription_topicals": req.uses_prescription_topicals,
+            "concerns": list(req.concerns),
+            "event_date": req.event_date.isoformat() if req.event_date else None,
+            "name_given": req.client.name,  # as typed for this visit
+        },
+        manage_token=new_token(), created_at=now, updated_at=now, created_by=actor,
+    )
+    session.add(appt)
+    _log(session, appt, now, actor, "booked", {"start": req.start.isoformat()})
+    return appt
 
 
 def cancel(session: Session, appt: Appointment, *, now: datetime, clinic: Clinic,
            actor: str = "client") -> Appointment:
-    with writing(session):
+    with transaction(session):
         lock(session, appt)  # the row as it is now, locked
         if appt.status == VisitStatus.CANCELLED:
-            session.rollback()
             return appt
         _check_changeable(appt, now)
-    appt.status = VisitStatus.CANCELLED
-    appt.cancelled_at = now
-    appt.cancelled_by = actor
-    late = is_late(appt, now, clinic)
-    appt.late_change = appt.late_change or late
-    appt.updated_at = now
-    _log(session, appt, now, actor, "cancelled", {"late": late})
-    plan.cancel_unsent(session, appt, now=now, note="visit cancelled")
-    session.commit()
+        appt.status = VisitStatus.CANCELLED
+        appt.cancelled_at = now
+        appt.cancelled_by = actor
+        late = is_late(appt, now, clinic)
+        appt.late_change = appt.late_change or late
+        appt.updated_at = now
+        _log(session, appt, now, actor, "cancelled", {"late": late})
+        plan.cancel_unsent(session, appt, now=now, note="visit cancelled")
     return appt
 
 
@@ -148,7 +152,7 @@ def reschedule(session: Session, appt: Appointment, start: datetime, *, now: dat
         providers = _candidates(session, service, provider_id)
     _check_start(start, service, providers, now=now, clinic=clinic)
     try:
-        with writing(session, appt.client.phone):
+        with transaction(session, appt.client.phone):
             lock(session, appt)
             _check_changeable(appt, now)
             if service.includes_extraction:
@@ -156,8 +160,17 @@ def reschedule(session: Session, appt: Appointment, start: datetime, *, now: dat
                                ignore=appt.id)
             provider = _free_provider(session, service, providers, start, clinic,
                                       ignore=appt.id)
-    except _SlotTaken:
+            _move(session, appt, start, provider, now=now, clinic=clinic, actor=actor)
+            _store(session)
+            plan.replan_moved(session, appt, now=now, clinic=clinic)
+    except (_SlotTaken, _Overlap):
         raise _unavailable(session, service, provider_id, start, now=now, clinic=clinic) from None
+    return appt
+
+
+def _move(session: Session, appt: Appointment, start: datetime, provider: Provider, *,
+          now: datetime, clinic: Clinic, actor: str) -> None:
+    service = appt.service
     late = is_late(appt, now, clinic)
     detail = {"from": appt.start_at.isoformat(), "to": start.isoformat(),
               "from_provider_id": appt.provider_id, "to_provider_id": provider.id, "late": late}
@@ -169,11 +182,6 @@ def reschedule(session: Session, appt: Appointment, start: datetime, *, now: dat
     appt.late_change = appt.late_change or late
     appt.updated_at = now
     _log(session, appt, now, actor, "rescheduled", detail)
-    if not _stored(session):
-        raise _unavailable(session, service, provider_id, start, now=now, clinic=clinic)
-    plan.replan_moved(session, appt, now=now, clinic=clinic)
-    session.commit()
-    return appt
 
 
 def alternatives(session: Session, service: Service, provider_id: int | None, after: datetime,
@@ -211,11 +219,10 @@ def warnings_for(appt: Appointment, clinic: Clinic) -> list[dict]:
 
 def replace_link(session: Session, appt: Appointment, *, now: datetime, actor: str) -> str:
     """A new manage token: the old link stops working at once (a forwarded or leaked link)."""
-    with writing(session):
+    with transaction(session):
         lock(session, appt)
         appt.manage_token, appt.updated_at = new_token(), now
         _log(session, appt, now, actor, "link_replaced", {})
-    session.commit()
     return appt.manage_token
 
 
@@ -329,7 +336,11 @@ def _free_provider(session: Session, service: Service, providers: list[Provider]
 
 
 class _SlotTaken(Exception):
-    pass
+    """No chosen provider is free at that time."""
+
+
+class _Overlap(Exception):
+    """The database refused the visit: another one took the provider meanwhile."""
 
 
 def _check_cadence(session: Session, client_id: int, start: datetime, *, now: datetime,
@@ -387,21 +398,18 @@ def _client_for(session: Session, details: ClientDetails, now: datetime) -> Clie
     return client
 
 
-def _stored(session: Session) -> bool:
-    """Writes the visit; False when PostgreSQL's exclusion constraint finds an overlap."""
+def _store(session: Session) -> None:
+    """Writes the visit now; _Overlap when PostgreSQL's exclusion constraint finds one."""
     try:
         session.flush()
     except IntegrityError as exc:
-        session.rollback()
         if "no_overlapping_visits" in str(exc.orig):
-            return False
+            raise _Overlap from None
         raise
-    return True
 
 
 def _unavailable(session: Session, service: Service, provider_id: int | None, start: datetime,
                  *, now: datetime, clinic: Clinic) -> SlotUnavailable:
-    session.rollback()
     alts = alternatives(session, service, provider_id, start, now=now, clinic=clinic)
     return SlotUnavailable(
         "slot_unavailable", "That time was just taken. Here are the next free times.",

@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .models import Provider, Service, WorkingHours
+from .tx import transaction
 
 SERVICES = [
     dict(slug="facial", name="Facial", price_cents=8000, duration_minutes=60, buffer_minutes=15,
@@ -30,15 +31,16 @@ OPENS, CLOSES = time(9), time(17)
 def seed_demo(session: Session) -> dict[str, int]:
     """Adds what is missing and leaves what exists alone; returns how many rows it added."""
     added = {"services": 0, "providers": 0}
-    for data in SERVICES:
-        if session.scalar(select(Service).where(Service.slug == data["slug"])) is None:
-            session.add(Service(**data))
-            added["services"] += 1
-    for data in PROVIDERS:
-        if session.scalar(select(Provider).where(Provider.name == data["name"])) is None:
-            provider = Provider(**data)
-            provider.hours = [WorkingHours(weekday=d, starts=OPENS, ends=CLOSES) for d in WEEK]
-            session.add(provider)
-            added["providers"] += 1
-    session.commit()
+    with transaction(session):
+        for data in SERVICES:
+            if session.scalar(select(Service).where(Service.slug == data["slug"])) is None:
+                session.add(Service(**data))
+                added["services"] += 1
+        for data in PROVIDERS:
+            if session.scalar(select(Provider).where(Provider.name == data["name"])) is None:
+                provider = Provider(**data)
+                provider.hours = [WorkingHours(weekday=d, starts=OPENS, ends=CLOSES)
+                                  for d in WEEK]
+                session.add(provider)
+                added["providers"] += 1
     return added

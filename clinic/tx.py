@@ -1,35 +1,44 @@
-"""Write transactions that take their lock before their checks, on either database."""
+"""The unit of work: a `with transaction(session):` block is one database transaction.
+
+Entering begins it, with the lock its checks need already held: SQLite starts with
+BEGIN IMMEDIATE, so check-then-write is serialised; PostgreSQL relies on constraints and row
+locks, plus an advisory lock per name given (a client's phone) for rules that span rows, such
+as the extraction cadence. Leaving the block commits; an exception rolls back and goes on.
+Nothing commits anywhere else: entering with unsaved changes is a bug and raises rather than
+commit them unseen. Reads made before the block (which begin a read transaction) are ended
+first, so the block's checks see the database as it is once the lock is held.
+"""
+
+from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
+
+FLUSHED = "clinic.flushed"  #: in Session.info: the open transaction has written rows
 
 
 @contextmanager
-def writing(session: Session, *lock_names: str):
-    """A write transaction, locked before its checks; an exception rolls it back.
-
-    The caller commits after the block, once its changes are made.
-    """
-    begin_write(session, *lock_names)
+def transaction(session, *lock_names: str) -> Iterator[Session]:
+    """One write transaction; commits when the block ends, rolls back when it raises."""
+    own = plain(session)
+    if own.new or own.dirty or own.deleted or own.info.get(FLUSHED):
+        raise RuntimeError("unsaved changes before a transaction would be committed unseen")
+    if own.in_transaction():
+        own.rollback()  # only reads happened: end their snapshot before taking the lock
     try:
-        yield
+        _begin(own, lock_names)
+        yield own
+        own.commit()
     except BaseException:
-        session.rollback()
+        own.rollback()
         raise
 
 
-def begin_write(session: Session, *lock_names: str) -> None:
-    """Start a write transaction that holds the lock it needs before any check.
-
-    SQLite: BEGIN IMMEDIATE, so check-then-write is serialised. PostgreSQL: constraints and
-    row locks guard the data; an advisory lock per name (a client's phone) guards rules that
-    span rows, such as the extraction cadence.
-    """
-    if plain(session).in_transaction():
-        session.commit()
+def _begin(session: Session, lock_names: tuple[str, ...]) -> None:
     conn = session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
     if conn.dialect.name == "postgresql":
         for name in lock_names:
@@ -37,7 +46,7 @@ def begin_write(session: Session, *lock_names: str) -> None:
             session.execute(select(func.pg_advisory_xact_lock(key)))
 
 
-def lock(session: Session, row) -> None:
+def lock(session, row) -> None:
     """Re-reads a row and locks it (PostgreSQL) until the transaction ends; SQLite's
     BEGIN IMMEDIATE already keeps other writers out."""
     session.refresh(row, with_for_update={"of": type(row)})
@@ -50,3 +59,14 @@ def plain(session) -> Session:
 
 def dialect(session) -> str:
     return plain(session).get_bind().dialect.name
+
+
+@event.listens_for(Session, "after_flush")
+def _flushed(session: Session, _context) -> None:
+    session.info[FLUSHED] = True
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_rollback")
+def _ended(session: Session) -> None:
+    session.info.pop(FLUSHED, None)

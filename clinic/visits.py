@@ -12,7 +12,7 @@ from .enums import OPEN, VisitStatus
 from .messaging import plan
 from .models import Appointment, AppointmentEvent
 from .rules import Clinic
-from .tx import dialect, lock, writing
+from .tx import dialect, lock, transaction
 
 TRANSITIONS = {
     VisitStatus.BOOKED: {VisitStatus.CONFIRMED, VisitStatus.CHECKED_IN, VisitStatus.CANCELLED,
@@ -32,7 +32,7 @@ def change_status(session: Session, appt: Appointment, status: str, *, now: date
     if status not in TRANSITIONS:
         raise BookingError("unknown_status", f"Unknown status {status!r}.",
                            {"status": "One of " + ", ".join(TRANSITIONS) + "."})
-    with writing(session):
+    with transaction(session):
         lock(session, appt)
         if status not in TRANSITIONS[appt.status]:
             raise BookingError(
@@ -43,7 +43,6 @@ def change_status(session: Session, appt: Appointment, status: str, *, now: date
                                            "none")},
                 status=409, current_status=appt.status)
         _apply(session, appt, status, now=now, clinic=clinic, actor=actor)
-    session.commit()
     return appt
 
 
@@ -57,7 +56,7 @@ def complete_unclosed(session: Session, *, now: datetime, clinic: Clinic,
                         Appointment.end_at <= now - clinic.rules.auto_complete_after)
                  .order_by(Appointment.end_at).limit(limit)
                  .execution_options(populate_existing=True))
-        with writing(session):
+        with transaction(session):
             if dialect(session) == "postgresql":
                 # Rows staff are changing right now are left to them (and to the next run).
                 query = query.with_for_update(skip_locked=True, of=Appointment)
@@ -65,7 +64,6 @@ def complete_unclosed(session: Session, *, now: datetime, clinic: Clinic,
             for appt in rows:
                 _apply(session, appt, VisitStatus.COMPLETED, now=now, clinic=clinic,
                        actor="system")
-        session.commit()
         done += len(rows)
         if len(rows) < limit:
             return done

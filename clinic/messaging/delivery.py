@@ -8,9 +8,9 @@ from datetime import datetime
 from sqlalchemy import select, true
 from sqlalchemy.orm import Session
 
-from ..enums import MessageStatus
+from ..enums import MessageStatus, Outcome
 from ..rules import Clinic
-from ..tx import dialect, writing
+from ..tx import dialect, transaction
 from .dispatch import record_failure
 from .models import Message, MessageEvent
 from .senders import classify
@@ -36,10 +36,9 @@ def record_status(session: Session, *, sid: str, status: str, error_code: int | 
     new = TWILIO_STATUS.get(status.strip().lower())
     if not sid or new is None:
         return "ignored"
-    with writing(session):
+    with transaction(session):
         message = _message(session, sid, message_id, attempt)
         if message is None or message.status not in RANK or RANK[new] <= RANK[message.status]:
-            session.rollback()
             return "unchanged"
         message.provider_sid, message.check_at, message.updated_at = sid, None, now
         if new == MessageStatus.FAILED:
@@ -50,9 +49,8 @@ def record_status(session: Session, *, sid: str, status: str, error_code: int | 
             message.status = result = new
             message.sent_at = message.sent_at or now
             message.note = message.error_code = None
-        session.add(MessageEvent(message=message, at=now, outcome=result, provider_sid=sid,
-                                 error_code=error_code, note=message.note))
-    session.commit()
+        session.add(MessageEvent(message=message, at=now, outcome=Outcome(result),
+                                 provider_sid=sid, error_code=error_code, note=message.note))
     return result
 
 

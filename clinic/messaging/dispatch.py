@@ -8,7 +8,7 @@
   out) stays `sending`; so does a claim whose dispatcher died. Once its `check_at` passes,
   Twilio's message list is asked: found, its SID is kept; not found, it is sent again, the
   attempt counted. When Twilio cannot say for an hour, the row becomes `unknown` for staff.
-- Every write happens in a write transaction (`tx.writing`), and every step reads the clock
+- Every write happens in one `tx.transaction` block, and every step reads the clock
   anew: a run during a slow outage must not act on a stale "now".
 
 The README's "Texts" section states these rules for people.
@@ -40,7 +40,7 @@ from ..enums import (
 )
 from ..models import Appointment, Service
 from ..rules import DEFAULT_RULES, Clinic, ClinicRules
-from ..tx import dialect, writing
+from ..tx import dialect, transaction
 from .models import Message, MessageEvent
 from .plan import quiet
 from .senders import SendError, Sent, SmsSender, classify
@@ -83,18 +83,16 @@ def send_next(session: Session, *, clock: Clock, sender: SmsSender, render: Rend
 
     Returns what happened to it, or None when nothing is due.
     """
-    with writing(session):
+    with transaction(session):
         now = clock()
         message = _next(session, (Message.status == MessageStatus.SCHEDULED, Message.due_at <= now),
                         (Message.due_at, Message.id))
         if message is None:
-            session.rollback()
             return None
         outcome = _claim(session, message, now, clinic, rng, render)
         message.updated_at = now
         claim = Claim(message.id, message.attempts)
         to, body = message.client.phone, message.body
-    session.commit()
     if outcome != "claimed":
         return outcome
     try:
@@ -116,18 +114,16 @@ def settle_unsure(session: Session, *, clock: Clock, sender: SmsSender, clinic: 
     counts: Counter = Counter()
     rng = rng or random.Random()
     while not (stop and stop.is_set()):
-        with writing(session):
+        with transaction(session):
             now = clock()
             message = _next(session, (Message.status == MessageStatus.SENDING,
                                       Message.check_at <= now), (Message.check_at, Message.id))
             if message is None:
-                session.rollback()
                 break
             message.check_at = now + RECHECK  # ours to ask about; asked again if we die
             claim = Claim(message.id, message.attempts)
             to, body = message.client.phone, message.body or ""
             since = message.claimed_at or message.created_at
-        session.commit()
         try:
             found = sender.find(to, body, since)
         except Exception as exc:  # any failure to ask is only a failed lookup
@@ -270,7 +266,7 @@ def _record(session: Session, claim: Claim, clock: Clock, change, *,
     Only while the row is still this attempt's and `sending`; otherwise the answer came late
     (a status callback, or a dispatcher that found it stalled, settled it) and is only kept
     in the history."""
-    with writing(session):
+    with transaction(session):
         message = _locked(session, claim.message_id)
         now = clock()
         if message.status == MessageStatus.SENDING and message.attempts == claim.attempt:
@@ -281,7 +277,6 @@ def _record(session: Session, claim: Claim, clock: Clock, change, *,
             outcome, code, note = Outcome.LATE, None, "answer for an attempt already settled"
         session.add(MessageEvent(message=message, at=now, outcome=outcome, provider_sid=sid,
                                  error_code=code, note=note))
-    session.commit()
     return outcome
 
 

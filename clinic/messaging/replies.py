@@ -25,7 +25,7 @@ from ..enums import (
 from ..models import Appointment, AppointmentEvent, Client
 from ..phones import normalise_phone
 from ..rules import Clinic
-from ..tx import lock, writing
+from ..tx import lock, transaction
 from .models import Followup, InboundMessage, Message
 
 OPT_OUT = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "REVOKE"}
@@ -52,9 +52,17 @@ class Outcome:
 def handle_inbound(session: Session, *, sid: str, from_phone: str, body: str, now: datetime,
                    clinic: Clinic) -> Outcome:
     """Records the text once per MessageSid and acts on it; a repeat changes nothing."""
-    with writing(session, from_phone):
+    try:
+        return _record_inbound(session, sid=sid, from_phone=from_phone, body=body, now=now,
+                               clinic=clinic)
+    except IntegrityError:  # the same MessageSid, committed by a parallel request
+        return Outcome(ReplyAction.DUPLICATE)
+
+
+def _record_inbound(session: Session, *, sid: str, from_phone: str, body: str, now: datetime,
+                    clinic: Clinic) -> Outcome:
+    with transaction(session, from_phone):
         if session.scalar(select(InboundMessage.id).where(InboundMessage.message_sid == sid)):
-            session.rollback()
             return Outcome(ReplyAction.DUPLICATE)
         client = _client(session, from_phone)
         word = " ".join(body.split()).upper()
@@ -70,11 +78,6 @@ def handle_inbound(session: Session, *, sid: str, from_phone: str, body: str, no
                                                               outcome.action.replace("_", " ")),
                 priority=Priority.HIGH if outcome.action == ReplyAction.REDNESS_BAD
                 else Priority.NORMAL))
-    try:
-        session.commit()
-    except IntegrityError:  # the same MessageSid, committed by a parallel request
-        session.rollback()
-        return Outcome(ReplyAction.DUPLICATE)
     return outcome
 
 
