@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from . import availability
-from .enums import CHANGEABLE, COUNTED, ProviderRole, VisitStatus
+from .enums import CHANGEABLE, COUNTED, ProviderRole, VisitEvent, VisitStatus
 from .messaging import plan
 from .models import (
     Appointment,
@@ -117,7 +117,7 @@ def _new_visit(session: Session, req: BookingRequest, service: Service, provider
         manage_token=new_token(), created_at=now, updated_at=now, created_by=actor,
     )
     session.add(appt)
-    _log(session, appt, now, actor, "booked", {"start": req.start.isoformat()})
+    _log(session, appt, now, actor, VisitEvent.BOOKED, {"start": req.start.isoformat()})
     return appt
 
 
@@ -134,7 +134,7 @@ def cancel(session: Session, appt: Appointment, *, now: datetime, clinic: Clinic
         late = is_late(appt, now, clinic)
         appt.late_change = appt.late_change or late
         appt.updated_at = now
-        _log(session, appt, now, actor, "cancelled", {"late": late})
+        _log(session, appt, now, actor, VisitEvent.CANCELLED, {"late": late})
         plan.cancel_unsent(session, appt, now=now, note="visit cancelled")
     return appt
 
@@ -181,7 +181,7 @@ def _move(session: Session, appt: Appointment, start: datetime, provider: Provid
     appt.status = VisitStatus.BOOKED  # a confirmation was for the old time
     appt.late_change = appt.late_change or late
     appt.updated_at = now
-    _log(session, appt, now, actor, "rescheduled", detail)
+    _log(session, appt, now, actor, VisitEvent.RESCHEDULED, detail)
 
 
 def alternatives(session: Session, service: Service, provider_id: int | None, after: datetime,
@@ -222,7 +222,7 @@ def replace_link(session: Session, appt: Appointment, *, now: datetime, actor: s
     with transaction(session):
         lock(session, appt)
         appt.manage_token, appt.updated_at = new_token(), now
-        _log(session, appt, now, actor, "link_replaced", {})
+        _log(session, appt, now, actor, VisitEvent.LINK_REPLACED, {})
     return appt.manage_token
 
 

@@ -32,6 +32,19 @@ CHANGEABLE = frozenset({VisitStatus.BOOKED, VisitStatus.CONFIRMED})
 OPEN = frozenset({VisitStatus.BOOKED, VisitStatus.CONFIRMED, VisitStatus.CHECKED_IN})
 
 
+class VisitEvent(StrEnum):
+    """What happened to a visit, in its audit trail: a status it moved to, or another change."""
+
+    BOOKED = "booked"
+    CONFIRMED = "confirmed"
+    CHECKED_IN = "checked_in"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    NO_SHOW = "no_show"
+    RESCHEDULED = "rescheduled"
+    LINK_REPLACED = "link_replaced"
+
+
 class ProviderRole(StrEnum):
     AESTHETICIAN = "aesthetician"
     DERMATOLOGIST = "dermatologist"

@@ -21,7 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ExcludeConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .enums import HOLDING, ProviderRole, StaffRole, VisitStatus, enum_column
+from .enums import HOLDING, ProviderRole, StaffRole, VisitEvent, VisitStatus, enum_column
 from .extensions import db
 from .timeutil import UTCDateTime, now_utc
 
@@ -152,7 +152,7 @@ class AppointmentEvent(db.Model):
     appointment_id: Mapped[int] = mapped_column(ForeignKey("appointment.id"), index=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     actor: Mapped[str] = mapped_column(String(80))  #: "client", "staff:<id>", "system"
-    action: Mapped[str] = mapped_column(String(40))
+    action: Mapped[VisitEvent] = mapped_column(enum_column(VisitEvent, "action_known", 40))
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
 
     appointment: Mapped[Appointment] = relationship(back_populates="events")

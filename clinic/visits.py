@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .booking import BookingError
-from .enums import OPEN, VisitStatus
+from .enums import OPEN, VisitEvent, VisitStatus
 from .messaging import plan
 from .models import Appointment, AppointmentEvent
 from .rules import Clinic
@@ -81,5 +81,5 @@ def _apply(session: Session, appt: Appointment, status: str, *, now: datetime, c
         plan.cancel_unsent(session, appt, now=now, note="no-show")
     elif status == VisitStatus.COMPLETED:
         plan.plan_completion(session, appt, now=now, clinic=clinic)
-    session.add(AppointmentEvent(appointment=appt, at=now, actor=actor, action=status,
-                                 detail={"from": before}))
+    session.add(AppointmentEvent(appointment=appt, at=now, actor=actor,
+                                 action=VisitEvent(status), detail={"from": before}))

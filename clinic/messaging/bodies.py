@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from flask import current_app, render_template
 
+from ..enums import VisitEvent
 from ..links import booking_url, manage_url
 from ..timeutil import clock_time
 from .models import Message
@@ -39,7 +40,7 @@ def render(message: Message) -> str:
         book_link=booking_url(appt.service.slug),
         window_from=f"{window_from:%a} {window_from.day} {window_from:%b}",
         window_to=f"{window_to:%a} {window_to.day} {window_to:%b}",
-        moved=any(e.action == "rescheduled" for e in appt.events),
+        moved=any(e.action == VisitEvent.RESCHEDULED for e in appt.events),
     )
     return fit(text)
 

@@ -20,6 +20,7 @@ from ..enums import (
     MessageStatus,
     Priority,
     ReplyAction,
+    VisitEvent,
     VisitStatus,
 )
 from ..models import Appointment, AppointmentEvent, Client
@@ -110,7 +111,7 @@ def _act(session: Session, client: Client | None, word: str, now: datetime,
             if appt.status == VisitStatus.BOOKED:
                 appt.status, appt.updated_at = VisitStatus.CONFIRMED, now
                 session.add(AppointmentEvent(appointment=appt, at=now, actor="client",
-                                             action="confirmed", detail={"via": "sms"}))
+                                             action=VisitEvent.CONFIRMED, detail={"via": "sms"}))
             thanks = f"{clinic_name}: thanks, your visit is confirmed."
             return Outcome(ReplyAction.CONFIRM, thanks), appt
     if word in ("1", "2"):

@@ -5,10 +5,12 @@ from datetime import date, datetime
 from flask import Flask
 
 from .. import clock
+from ..enums import VisitStatus
 from ..timeutil import clock_time
 
 
 def init_app(app: Flask) -> None:
+    app.jinja_env.globals["VisitStatus"] = VisitStatus  # templates compare with the enum
     @app.template_filter("when")
     def when(moment: datetime) -> str:
         local = moment.astimezone(clock.tz())

@@ -1,4 +1,4 @@
-"""every status, role and kind checked by the database: the CHECK constraints still missing
+"""every status, role, kind and visit event checked by the database: the CHECKs still missing
 
 Revision ID: 0004
 Revises: 0003
@@ -24,6 +24,9 @@ CHECKS = [
     ('message_event', 'outcome_known', 'outcome', ('sent', 'delivered', 'retry', 'failed',
                                                    'skipped', 'held', 'unsure', 'found',
                                                    'resend', 'rechecking', 'unknown', 'late')),
+    ('appointment_event', 'action_known', 'action', ('booked', 'confirmed', 'checked_in',
+                                                     'completed', 'cancelled', 'no_show',
+                                                     'rescheduled', 'link_replaced')),
     ('inbound_message', 'action_known', 'action', ('opt_out', 'opt_in', 'help', 'confirm',
                                                    'checkin_ok', 'redness_bad', 'purging_bad',
                                                    'followup', 'duplicate')),
