@@ -41,11 +41,12 @@ def create_staff(session: Session, email: str, name: str, role: str, password: s
         raise StaffError(f"Role must be one of {', '.join(StaffRole)}.")
     if len(password) < MIN_PASSWORD:
         raise StaffError(f"Passwords need at least {MIN_PASSWORD} characters.")
+    password_hash = hash_password(password)  # slow on purpose: before the write lock
     with transaction(session):
         if session.scalar(select(StaffUser).where(StaffUser.email == email)):
             raise StaffError(f"{email} already has an account.")
         user = StaffUser(email=email, name=name.strip() or email, role=role,
-                         password_hash=hash_password(password), created_at=now)
+                         password_hash=password_hash, created_at=now)
         session.add(user)
     return user
 

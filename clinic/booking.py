@@ -185,8 +185,9 @@ def _move(session: Session, appt: Appointment, start: datetime, provider: Provid
 
 
 def alternatives(session: Session, service: Service, provider_id: int | None, after: datetime,
-                 *, now: datetime, clinic: Clinic, count: int = 3) -> list[availability.Slot]:
+                 *, now: datetime, clinic: Clinic) -> list[availability.Slot]:
     """The next free starts after a refused one, two weeks at a time up to the horizon."""
+    count = clinic.rules.alternatives
     providers = _candidates(session, service, provider_id)
     day = max(after, now).astimezone(clinic.tz).date()
     last = availability.bookable_days(now, clinic.tz, clinic.rules)[1]
@@ -425,7 +426,7 @@ def can_change(appt: Appointment, now: datetime) -> bool:
 
 
 def is_late(appt: Appointment, now: datetime, clinic: Clinic) -> bool:
-    """A change within 24 h of the start is recorded as late."""
+    """A change closer to the start than the rules' late-change time is recorded as late."""
     return appt.start_at - now < clinic.rules.late_change
 
 

@@ -10,7 +10,7 @@ from .rules import Clinic
 
 
 def ics_for(appt: Appointment, clinic: Clinic) -> bytes:
-    name = current_app.config["CLINIC_NAME"]
+    name = clinic.name
     link = manage_url(appt.manage_token)
     cal = Calendar()
     cal.add("prodid", f"-//{name}//Bookings//EN")

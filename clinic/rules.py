@@ -42,6 +42,7 @@ class ClinicRules:
     extraction_gap_days: int = 14  #: clinic calendar days between two extraction visits
     event_soon_days: int = 3  #: an event this close after the visit gets a warning
     late_change: timedelta = timedelta(hours=24)  #: a cancel or move closer is "late"
+    alternatives: int = 3  #: free times offered when the one asked for is taken
     bookings_per_phone_per_day: int = 5
     auto_complete_after: timedelta = timedelta(hours=2)  #: after the end, if nobody closed it
     # Texts

@@ -19,16 +19,20 @@ from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 FLUSHED = "clinic.flushed"  #: in Session.info: the open transaction has written rows
+IN_BLOCK = "clinic.in_block"  #: in Session.info: a transaction block is running
 
 
 @contextmanager
 def transaction(session, *lock_names: str) -> Iterator[Session]:
     """One write transaction; commits when the block ends, rolls back when it raises."""
     own = plain(session)
+    if own.info.get(IN_BLOCK):
+        raise RuntimeError("a transaction block inside another would end the outer one's lock")
     if own.new or own.dirty or own.deleted or own.info.get(FLUSHED):
         raise RuntimeError("unsaved changes before a transaction would be committed unseen")
     if own.in_transaction():
         own.rollback()  # only reads happened: end their snapshot before taking the lock
+    own.info[IN_BLOCK] = True
     try:
         _begin(own, lock_names)
         yield own
@@ -36,6 +40,8 @@ def transaction(session, *lock_names: str) -> Iterator[Session]:
     except BaseException:
         own.rollback()
         raise
+    finally:
+        own.info.pop(IN_BLOCK, None)
 
 
 def _begin(session: Session, lock_names: tuple[str, ...]) -> None:
@@ -66,7 +72,13 @@ def _flushed(session: Session, _context) -> None:
     session.info[FLUSHED] = True
 
 
-@event.listens_for(Session, "after_commit")
-@event.listens_for(Session, "after_rollback")
-def _ended(session: Session) -> None:
-    session.info.pop(FLUSHED, None)
+@event.listens_for(Session, "do_orm_execute")
+def _wrote(state) -> None:
+    if state.is_insert or state.is_update or state.is_delete:  # UPDATE ... WHERE, no flush
+        state.session.info[FLUSHED] = True
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _ended(session: Session, transaction) -> None:
+    if transaction.parent is None:  # commit, rollback or close of the outermost one
+        session.info.pop(FLUSHED, None)

@@ -23,7 +23,6 @@ TRANSITIONS = {
     VisitStatus.CANCELLED: set(),
     VisitStatus.NO_SHOW: set(),
 }
-#: A visit nobody closed is completed this long after its end.
 
 
 def change_status(session: Session, appt: Appointment, status: str, *, now: datetime,
@@ -48,7 +47,7 @@ def change_status(session: Session, appt: Appointment, status: str, *, now: date
 
 def complete_unclosed(session: Session, *, now: datetime, clinic: Clinic,
                       limit: int = 200) -> int:
-    """Completes visits still open two hours after their end; returns how many."""
+    """Completes visits still open past the rules' auto-completion delay; returns how many."""
     done = 0
     while True:
         query = (select(Appointment)

@@ -96,22 +96,25 @@ def run_migrations_online():
         # keys refuse while other rows point at it: as SQLite's own ALTER TABLE recipe says,
         # they are off during the migration and every row is checked after it.
         sqlite = connection.dialect.name == "sqlite"
-        raw = connection.connection.driver_connection if sqlite else None
-        if sqlite:
-            raw.execute("PRAGMA foreign_keys=OFF")
-        context.configure(
-            connection=connection,
-            target_metadata=get_metadata(),
-            **conf_args
-        )
+        if sqlite:  # before any transaction: SQLite ignores the pragma inside one
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
+        try:
+            context.configure(
+                connection=connection,
+                target_metadata=get_metadata(),
+                **conf_args
+            )
 
-        with context.begin_transaction():
-            context.run_migrations()
-        if sqlite:
-            raw.execute("PRAGMA foreign_keys=ON")
-            broken = raw.execute("PRAGMA foreign_key_check").fetchall()
-            if broken:
-                raise RuntimeError(f"the migration left rows pointing nowhere: {broken[:5]}")
+            with context.begin_transaction():
+                context.run_migrations()
+                if sqlite:  # inside the migration's transaction: a failure undoes it
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise RuntimeError(
+                            f"the migration left rows pointing nowhere: {broken[:5]}")
+        finally:
+            if sqlite:
+                connection.invalidate()  # never back to the pool with foreign keys off
 
 
 if context.is_offline_mode():

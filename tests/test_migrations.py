@@ -98,3 +98,19 @@ def test_every_migration_goes_down_to_nothing_and_up_again(empty_url):
         names = set(db.inspect(db.engine).get_table_names())
         db.engine.dispose()
     assert {"appointment", "message", "message_event", "followup", "inbound_message"} <= names
+
+
+def test_foreign_keys_hold_after_a_migration_run_that_had_nothing_to_do(empty_url):
+    from clinic.models import AppointmentEvent
+
+    app = create_app(TestConfig(empty_url))
+    with app.app_context():
+        upgrade()
+        upgrade()  # already at head: nothing to do
+        db.session.add(AppointmentEvent(appointment_id=424242, at=WHEN, actor="system",
+                                        action="booked"))
+        with pytest.raises(IntegrityError):
+            db.session.commit()
+        db.session.rollback()
+        db.session.remove()
+        db.engine.dispose()

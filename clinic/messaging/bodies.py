@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from flask import current_app, render_template
+from flask import render_template
 
 from ..enums import VisitEvent
 from ..links import booking_url, manage_url
@@ -21,7 +21,6 @@ MAX_LENGTH = 320  #: two SMS segments; tests hold every template to it
 
 def render(message: Message) -> str:
     """The body for a message, rendered in the current app context."""
-    config = current_app.config
     from .. import clock
 
     clinic = clock.clinic()
@@ -32,8 +31,9 @@ def render(message: Message) -> str:
     window_to = start + timedelta(days=latest)
     text = render_template(
         f"sms/{message.kind}.txt",
-        clinic_name=config["CLINIC_NAME"],
-        clinic_phone=config["CLINIC_PHONE"],
+        clinic_name=clinic.name,
+        clinic_phone=clinic.phone,
+        weeks_since=since(clinic.rules.rebook_after_days),
         service_name=appt.service.name.lower(),
         when=f"{start:%a} {start.day} {start:%b} at {clock_time(start)}",
         link=manage_url(appt.manage_token),
@@ -43,6 +43,14 @@ def render(message: Message) -> str:
         moved=any(e.action == VisitEvent.RESCHEDULED for e in appt.events),
     )
     return fit(text)
+
+
+def since(days: int) -> str:
+    """'2 weeks', '10 days'."""
+    if days % 7 == 0:
+        weeks = days // 7
+        return f"{weeks} week{'s' if weeks != 1 else ''}"
+    return f"{days} day{'s' if days != 1 else ''}"
 
 
 def fit(text: str) -> str:

@@ -45,26 +45,30 @@ CARE_ADVICE = {
 
 
 @dataclass(frozen=True)
-class Outcome:
-    action: str
+class Reply:
+    """What a client's text was taken to mean, and what we answer (None: nothing)."""
+
+    action: ReplyAction
     reply: str | None = None
 
 
 def handle_inbound(session: Session, *, sid: str, from_phone: str, body: str, now: datetime,
-                   clinic: Clinic) -> Outcome:
+                   clinic: Clinic) -> Reply:
     """Records the text once per MessageSid and acts on it; a repeat changes nothing."""
     try:
         return _record_inbound(session, sid=sid, from_phone=from_phone, body=body, now=now,
                                clinic=clinic)
-    except IntegrityError:  # the same MessageSid, committed by a parallel request
-        return Outcome(ReplyAction.DUPLICATE)
+    except IntegrityError as exc:
+        if "uq_inbound_message_message_sid" not in str(exc.orig):
+            raise
+        return Reply(ReplyAction.DUPLICATE)  # the same MessageSid, from a parallel request
 
 
 def _record_inbound(session: Session, *, sid: str, from_phone: str, body: str, now: datetime,
-                    clinic: Clinic) -> Outcome:
+                    clinic: Clinic) -> Reply:
     with transaction(session, from_phone):
         if session.scalar(select(InboundMessage.id).where(InboundMessage.message_sid == sid)):
-            return Outcome(ReplyAction.DUPLICATE)
+            return Reply(ReplyAction.DUPLICATE)
         client = _client(session, from_phone)
         word = " ".join(body.split()).upper()
         outcome, appt = _act(session, client, word, now, clinic)
@@ -91,19 +95,19 @@ def _client(session: Session, phone: str) -> Client | None:
 
 
 def _act(session: Session, client: Client | None, word: str, now: datetime,
-         clinic: Clinic) -> tuple[Outcome, Appointment | None]:
+         clinic: Clinic) -> tuple[Reply, Appointment | None]:
     clinic_name, clinic_phone = clinic.name, clinic.phone
     if word in HELP:
-        return Outcome(ReplyAction.HELP, f"{clinic_name}: call us on {clinic_phone}. "
+        return Reply(ReplyAction.HELP, f"{clinic_name}: call us on {clinic_phone}. "
                                "Reply STOP to opt out."), None
     if client is None:
-        return Outcome(ReplyAction.FOLLOWUP), None  # a number we don't know: staff will see it
+        return Reply(ReplyAction.FOLLOWUP), None  # a number we don't know: staff will see it
     if word in OPT_OUT:
         client.opted_out_at = now  # Twilio answers opt-out and opt-in words itself
-        return Outcome(ReplyAction.OPT_OUT), None
+        return Reply(ReplyAction.OPT_OUT), None
     if word in OPT_IN:
         client.opted_out_at = None
-        return Outcome(ReplyAction.OPT_IN), None
+        return Reply(ReplyAction.OPT_IN), None
     if word == "C":
         appt = _reminded_visit(session, client, now)
         if appt is not None:
@@ -113,18 +117,18 @@ def _act(session: Session, client: Client | None, word: str, now: datetime,
                 session.add(AppointmentEvent(appointment=appt, at=now, actor="client",
                                              action=VisitEvent.CONFIRMED, detail={"via": "sms"}))
             thanks = f"{clinic_name}: thanks, your visit is confirmed."
-            return Outcome(ReplyAction.CONFIRM, thanks), appt
+            return Reply(ReplyAction.CONFIRM, thanks), appt
     if word in ("1", "2"):
         checkin = _latest_checkin(session, client, now - clinic.rules.reply_window)
         if checkin is not None:
             kind, appt = checkin.kind, checkin.appointment
             if word == "2":
                 glad = f"{clinic_name}: glad to hear it. Thanks!"
-                return Outcome(ReplyAction.CHECKIN_OK, glad), appt
+                return Reply(ReplyAction.CHECKIN_OK, glad), appt
             action = (ReplyAction.REDNESS_BAD if kind == MessageKind.REDNESS_CHECKIN
                       else ReplyAction.PURGING_BAD)
-            return Outcome(action, f"{clinic_name}: {CARE_ADVICE[kind]}"), appt
-    return Outcome(ReplyAction.FOLLOWUP), _latest_visit(session, client)
+            return Reply(action, f"{clinic_name}: {CARE_ADVICE[kind]}"), appt
+    return Reply(ReplyAction.FOLLOWUP), _latest_visit(session, client)
 
 
 def _reminded_visit(session: Session, client: Client, now: datetime) -> Appointment | None:

@@ -11,6 +11,14 @@ from ..timeutil import clock_time
 
 def init_app(app: Flask) -> None:
     app.jinja_env.globals["VisitStatus"] = VisitStatus  # templates compare with the enum
+
+    @app.context_processor
+    def _clinic() -> dict:
+        return {"clinic": clock.clinic()}  # its rules, for pages that state them
+
+    @app.template_filter("hours")
+    def hours(span) -> int:
+        return int(span.total_seconds() // 3600)
     @app.template_filter("when")
     def when(moment: datetime) -> str:
         local = moment.astimezone(clock.tz())

@@ -37,7 +37,7 @@ def upgrade():
     for table, name, column, values in CHECKS:
         listed = ", ".join(f"'{value}'" for value in values)
         with op.batch_alter_table(table, schema=None) as batch_op:
-            batch_op.create_check_constraint(name, f"{column} IN ({listed})")
+            batch_op.create_check_constraint(op.f(f'ck_{table}_{name}'), f"{column} IN ({listed})")
 
 
 def downgrade():
