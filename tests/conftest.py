@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from contract import Contract
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 from werkzeug.serving import make_server
@@ -77,10 +78,22 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def app(migrated, clock):
+def contract():
+    """Checks every /api/ answer the test receives against the API's document (contract.py);
+    the test fails at teardown, listing each answer the document does not describe."""
+    checker = Contract()
+    yield checker
+    if checker.violations:
+        pytest.fail("API answers that break /api/v1/openapi.json:\n" +
+                    "\n".join(checker.violations), pytrace=False)
+
+
+@pytest.fixture
+def app(migrated, clock, contract):
     config = TestConfig(migrated)
     config.CLOCK = clock
     app = create_app(config)
+    contract.wrap(app)
     with app.app_context():
         seed_demo(db.session)
         db.session.remove()
@@ -101,6 +114,17 @@ def client(app):
 @pytest.fixture
 def runner(app):
     return app.test_cli_runner()
+
+
+@pytest.fixture
+def staff_auth(runner) -> dict:
+    """The Authorization header of a new staff account's API token."""
+    created = runner.invoke(args=["create-staff", "desk@clinic.test", "--name", "Desk"],
+                            input="correct horse battery\n")
+    assert created.exit_code == 0, created.output
+    issued = runner.invoke(args=["issue-token", "desk@clinic.test"])
+    assert issued.exit_code == 0, issued.output
+    return {"Authorization": f"Bearer {issued.output.strip()}"}
 
 
 @pytest.fixture

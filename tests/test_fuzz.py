@@ -425,6 +425,53 @@ def test_no_booking_token_gets_a_server_error(client, existing_token, which, tok
     assert r.status_code in (404, 405), r.get_data(as_text=True)[:500]
 
 
+# --- Staff endpoints with a valid token ----------------------------------------------------
+
+STATUSES = ["booked", "confirmed", "checked_in", "completed", "cancelled", "no_show"]
+
+
+
+
+@pytest.fixture
+def existing_visit(client) -> int:
+    r = client.post("/api/v1/bookings", json=payload("2027-03-04T11:00:00-08:00"))
+    assert r.status_code == 201, r.get_data(as_text=True)
+    return r.json["booking"]["id"]
+
+
+status_bodies = mostly(
+    st.fixed_dictionaries({"status": mostly(st.sampled_from(STATUSES), nasty_text)}),
+    json_values,
+)
+
+
+@fuzz_settings(max_examples=100)
+@given(body=status_bodies)
+def test_no_status_change_body_gets_a_server_error(client, staff_auth, existing_visit, body):
+    r = client.post(f"/api/v1/staff/appointments/{existing_visit}/status", data=json_text(body),
+                    content_type="application/json", headers=staff_auth)
+    answer = check(r)
+    assert r.status_code in (200, 409, 413, 422), r.get_data(as_text=True)[:500]
+    if r.status_code == 200:
+        assert answer["appointment"]["status"] == body["status"].strip()
+    if r.status_code == 409:
+        assert answer["error"]["current_status"] in STATUSES
+
+
+@fuzz_settings(max_examples=100)
+@given(day=day_strings(url_text), status=st.one_of(st.none(), url_text, st.sampled_from(
+    ["open", "closed", "all", "OPEN", "open ", ""])))
+def test_no_staff_query_gets_a_server_error(client, staff_auth, day, status):
+    visits = client.get("/api/v1/staff/appointments?" + urlencode({"date": day}),
+                        headers=staff_auth)
+    check(visits)
+    assert visits.status_code in (200, 422), visits.get_data(as_text=True)[:500]
+    query = "" if status is None else "?" + urlencode({"status": status})
+    followups = client.get("/api/v1/staff/followups" + query, headers=staff_auth)
+    check(followups)
+    assert followups.status_code == (200 if status in (None, "open", "closed", "all") else 422)
+
+
 # --- Staff endpoints without a valid token --------------------------------------------------
 
 #: What a WSGI server can hand over: header bytes decoded as Latin-1, without line breaks.

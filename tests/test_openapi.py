@@ -140,3 +140,55 @@ def test_document_passes_openapi_spec_validator(document):
     """Only where the package is installed; the project does not depend on it."""
     validator = pytest.importorskip("openapi_spec_validator")
     validator.validate(document)
+
+
+# --- Generated, not written: the document follows the views and models ----------------------
+
+
+def test_the_served_document_is_the_generated_one(app, document):
+    from clinic.api.openapi import document as generate
+
+    assert document == generate(app)
+    assert document["openapi"] == "3.1.0"
+
+
+@pytest.mark.parametrize("name", ["VisitStatus", "ProviderRole", "MessageKind", "MessageStatus",
+                                  "Outcome", "Priority", "FollowupStatus"])
+def test_statuses_roles_and_kinds_are_the_domains_enums(document, name):
+    from clinic import enums
+
+    assert document["components"]["schemas"][name]["enum"] == list(getattr(enums, name))
+
+
+def test_nullable_fields_are_unions_with_null(document):
+    message = document["components"]["schemas"]["Message"]["properties"]
+    assert {"type": "null"} in message["body"]["anyOf"]
+    assert "nullable" not in str(document)  # OpenAPI 3.0's spelling, not 3.1's
+    assert {"type": "null"} not in message["kind"].get("anyOf", [])
+
+
+def test_every_extra_an_error_can_carry_is_declared(document):
+    detail = document["components"]["schemas"]["ErrorDetail"]
+    assert set(detail["properties"]) == {
+        "code", "message", "fields", "alternatives", "earliest_date", "earliest_start",
+        "suggested_service", "current_status"}
+    assert detail["required"] == ["code", "message", "fields"]
+    assert detail["additionalProperties"] is False
+
+
+def test_request_bodies_are_the_models_that_validate_them(document):
+    from clinic.validation import BookingIn
+
+    body = document["paths"]["/api/v1/bookings"]["post"]["requestBody"]
+    assert body["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/BookingIn"}
+    assert set(document["components"]["schemas"]["BookingIn"]["properties"]) == set(
+        BookingIn.model_fields)
+
+
+def test_a_route_that_declares_no_operation_cannot_be_documented(app):
+    from clinic.api.openapi import document as generate
+
+    app.add_url_rule("/api/v1/undeclared", "undeclared", lambda: {})
+    with pytest.raises(LookupError, match="undeclared declares no operation"):
+        generate(app)

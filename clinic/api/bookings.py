@@ -1,56 +1,69 @@
 """Booking by API: create, read, cancel, reschedule, calendar."""
 
-from flask import current_app
-
 from .. import booking, clock
 from ..calendar import ics_response
 from ..extensions import db, limiter
-from ..validation import Fields, parse_booking
-from . import bp
-from .errors import ApiError, json_body
-from .serialize import booking_json
+from ..validation import BookingIn, RescheduleIn
+from . import bp, serialize
+from .errors import ApiError
+from .operations import Media, operation
+from .schemas import BookingAnswer, Error, TokenPath
 
 BOOKING_LIMIT = "30 per minute"
+RATE_LIMITED = (Error, "rate_limited: 30 a minute from one address")
+NOT_FOUND = (Error, "not_found: no booking has that token")
+REFUSED = (Error, "validation_error (a message for each field), or a clinic rule refuses it: "
+                  "too_soon (with earliest_date), lead_time (with earliest_start), "
+                  "needs_dermatologist (with suggested_service), off_grid, ...")
 
 
 @bp.post("/bookings")
 @limiter.limit(BOOKING_LIMIT)
-def create():
-    req = parse_booking(json_body(), current_app.config["CLINIC_REGION"])
+@operation("Book a visit", body=BookingIn, responses={
+    201: BookingAnswer,
+    409: (Error, "slot_unavailable, with the next three free alternatives"),
+    422: REFUSED, 429: RATE_LIMITED})
+def create(body: BookingIn):
     clinic = clock.clinic()
-    appt = booking.book(db.session, req, now=clock.now(), clinic=clinic)
-    return booking_json(appt, clinic), 201
+    appt = booking.book(db.session, body.request(), now=clock.now(), clinic=clinic)
+    return serialize.booking(appt, clinic), 201
 
 
 @bp.get("/bookings/<token>")
+@operation("A booking by its manage token", path=TokenPath,
+           responses={200: BookingAnswer, 404: NOT_FOUND})
 def show(token: str):
-    return booking_json(_by_token(token), clock.clinic())
+    return serialize.booking(_by_token(token), clock.clinic())
 
 
 @bp.post("/bookings/<token>/cancel")
 @limiter.limit(BOOKING_LIMIT)
+@operation("Cancel a booking (late when under 24 h before the start)", path=TokenPath,
+           responses={200: BookingAnswer, 404: NOT_FOUND,
+                      409: (Error, "not_changeable or too_late"), 429: RATE_LIMITED})
 def cancel(token: str):
     clinic = clock.clinic()
     appt = booking.cancel(db.session, _by_token(token), now=clock.now(), clinic=clinic)
-    return booking_json(appt, clinic)
+    return serialize.booking(appt, clinic)
 
 
 @bp.post("/bookings/<token>/reschedule")
 @limiter.limit(BOOKING_LIMIT)
-def reschedule(token: str):
+@operation("Move a booking", path=TokenPath, body=RescheduleIn, responses={
+    200: BookingAnswer, 404: NOT_FOUND,
+    409: (Error, "slot_unavailable (with alternatives), not_changeable or too_late"),
+    422: REFUSED, 429: RATE_LIMITED})
+def reschedule(token: str, body: RescheduleIn):
     appt = _by_token(token)
-    payload = json_body()
-    f = Fields()
-    start = f.instant(payload, "start", "start")
-    provider_id = f.integer(payload, "provider_id", "provider_id")
-    f.raise_if_any()
     clinic = clock.clinic()
-    appt = booking.reschedule(db.session, appt, start, provider_id=provider_id, now=clock.now(),
-                              clinic=clinic)
-    return booking_json(appt, clinic)
+    appt = booking.reschedule(db.session, appt, body.start, provider_id=body.provider_id,
+                              now=clock.now(), clinic=clinic)
+    return serialize.booking(appt, clinic)
 
 
 @bp.get("/bookings/<token>/calendar.ics")
+@operation("The visit as an iCalendar file", path=TokenPath, responses={
+    200: Media("text/calendar", "One VEVENT, cancelled or confirmed"), 404: NOT_FOUND})
 def calendar(token: str):
     return ics_response(_by_token(token), clock.clinic())
 
@@ -60,5 +73,3 @@ def _by_token(token: str):
     if appt is None:
         raise ApiError(404, "not_found", "No booking has that link; it may have been replaced.")
     return appt
-
-

@@ -1,4 +1,5 @@
-"""Every API failure in one shape: {"error": {"code", "message", "fields"}}."""
+"""Every API failure in one shape: {"error": {"code", "message", "fields"}} (README, "API"), some
+with more (the `Error` model in clinic/api/schemas.py names each)."""
 
 from flask import jsonify, request
 from werkzeug.exceptions import HTTPException

@@ -1,209 +1,145 @@
-"""OpenAPI 3 description of every /api/v1 endpoint, served at /api/v1/openapi.json."""
+"""/api/v1/openapi.json, generated: every /api/v1 route in the app's URL map with the operation
+its view declares (clinic/api/operations.py), and a schema for every model they name.
 
-from flask import jsonify
+Nothing here describes an endpoint by hand. OpenAPI 3.1, whose schemas are the JSON Schema
+pydantic writes (a nullable field is `anyOf [..., {"type": "null"}]`); the document is built
+once per app.
+"""
+
+from __future__ import annotations
+
+import re
+from http import HTTPStatus
+
+from flask import Flask, current_app
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+from werkzeug.routing import Rule
 
 from . import bp
+from .operations import Media, Operation, declared, operation
+from .schemas import OpenApiDocument
 
-
-def _ref(name: str) -> dict:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _json(schema: dict, description: str) -> dict:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
-ERROR = _json(_ref("Error"), "Error")
-BOOKING = _json(_ref("BookingEnvelope"), "The booking")
-TOKEN = {"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}
+REF = "#/components/schemas/{model}"
+#: Flask's `<token>` or `<int(max=9):id>` becomes OpenAPI's `{token}` / `{id}`.
+FLASK_VARIABLE = re.compile(r"<(?:[^<>:]+:)?([^<>:]+)>")
+SKIPPED_METHODS = {"HEAD", "OPTIONS"}
 STAFF = [{"bearer": []}]
-VISIT = {"name": "appointment_id", "in": "path", "required": True, "schema": {"type": "integer"}}
-
-SCHEMAS = {
-    "Error": {
-        "type": "object", "required": ["error"],
-        "properties": {"error": {
-            "type": "object", "required": ["code", "message", "fields"],
-            "properties": {
-                "code": {"type": "string"}, "message": {"type": "string"},
-                "fields": {"type": "object", "additionalProperties": {"type": "string"}},
-                "alternatives": {"type": "array", "items": _ref("Slot")},
-                "earliest_date": {"type": "string", "format": "date"},
-                "earliest_start": {"type": "string", "format": "date-time"},
-                "suggested_service": {"type": "string"},
-            }}},
-    },
-    "Service": {"type": "object", "properties": {
-        "slug": {"type": "string"}, "name": {"type": "string"},
-        "price_cents": {"type": "integer"}, "currency": {"type": "string"},
-        "duration_minutes": {"type": "integer"},
-        "provider_role": {"type": "string", "enum": ["aesthetician", "dermatologist"]},
-        "includes_extraction": {"type": "boolean"}}},
-    "Provider": {"type": "object", "properties": {
-        "id": {"type": "integer"}, "name": {"type": "string"}, "role": {"type": "string"},
-        "board_certified": {"type": "boolean"}}},
-    "Slot": {"type": "object", "properties": {
-        "start": {"type": "string", "format": "date-time"},
-        "end": {"type": "string", "format": "date-time"}, "provider_id": {"type": "integer"}}},
-    "BookingRequest": {
-        "type": "object", "required": ["service", "start", "client", "sms_consent", "intake"],
-        "properties": {
-            "service": {"type": "string"},
-            "start": {"type": "string", "format": "date-time"},
-            "provider_id": {"type": "integer"},
-            "client": {"type": "object", "required": ["name", "phone"], "properties": {
-                "name": {"type": "string"}, "phone": {"type": "string"},
-                "email": {"type": "string", "format": "email"}}},
-            "sms_consent": {"type": "boolean", "enum": [True]},
-            "intake": {"type": "object", "required": ["uses_prescription_topicals"],
-                       "properties": {
-                           "uses_prescription_topicals": {"type": "boolean"},
-                           "concerns": {"type": "array", "items": {"type": "string", "enum": [
-                               "blackheads", "whiteheads", "clogged_pores", "pustules", "cysts",
-                               "milia", "infection_signs", "other"]}},
-                           "event_date": {"type": "string", "format": "date"}}}}},
-    "Booking": {"type": "object", "properties": {
-        "id": {"type": "integer"}, "token": {"type": "string"},
-        "status": {"type": "string", "enum": ["booked", "confirmed", "checked_in", "completed",
-                                              "cancelled", "no_show"]},
-        "service": {"type": "string"}, "provider_id": {"type": "integer"},
-        "start": {"type": "string", "format": "date-time"},
-        "end": {"type": "string", "format": "date-time"},
-        "price_cents": {"type": "integer"}, "currency": {"type": "string"},
-        "manage_url": {"type": "string", "format": "uri"},
-        "calendar_url": {"type": "string", "format": "uri"},
-        "late_change": {"type": "boolean"},
-        "warnings": {"type": "array", "items": {"type": "object", "properties": {
-            "code": {"type": "string"}, "message": {"type": "string"}}}}}},
-    "BookingEnvelope": {"type": "object", "properties": {"booking": _ref("Booking")}},
-    "StaffAppointment": {"type": "object", "properties": {
-        "id": {"type": "integer"}, "start": {"type": "string", "format": "date-time"},
-        "end": {"type": "string", "format": "date-time"}, "status": {"type": "string"},
-        "service": {"type": "string"}, "provider_id": {"type": "integer"},
-        "client": {"type": "object", "properties": {
-            "name": {"type": "string"}, "phone": {"type": "string"}}}}},
-    "Message": {"type": "object", "properties": {
-        "id": {"type": "integer"},
-        "kind": {"type": "string", "enum": ["confirmation", "pre_visit_pause", "reminder",
-                                            "aftercare", "redness_checkin", "purging_checkin",
-                                            "rebook"]},
-        "due_at": {"type": "string", "format": "date-time"},
-        "status": {"type": "string", "enum": ["scheduled", "sending", "sent", "delivered",
-                                              "failed", "cancelled", "skipped", "unknown"]},
-        "body": {"type": "string", "nullable": True},
-        "sent_at": {"type": "string", "format": "date-time", "nullable": True},
-        "provider_sid": {"type": "string", "nullable": True},
-        "attempts": {"type": "integer"}, "error_code": {"type": "integer", "nullable": True},
-        "note": {"type": "string", "nullable": True},
-        "history": {"type": "array", "description": "Each attempt's outcome, oldest first",
-                    "items": {"type": "object", "properties": {
-                        "at": {"type": "string", "format": "date-time"},
-                        "outcome": {"type": "string", "enum": [
-                            "sent", "delivered", "retry", "failed", "unsure", "found",
-                            "resend", "rechecking", "unknown", "late"]},
-                        "provider_sid": {"type": "string", "nullable": True},
-                        "error_code": {"type": "integer", "nullable": True},
-                        "note": {"type": "string", "nullable": True}}}}}},
-    "Followup": {"type": "object", "properties": {
-        "id": {"type": "integer"}, "appointment_id": {"type": "integer", "nullable": True},
-        "client": {"type": "object", "nullable": True, "properties": {
-            "name": {"type": "string"}, "phone": {"type": "string"}}},
-        "from_phone": {"type": "string", "nullable": True},
-        "message": {"type": "string", "nullable": True},
-        "reason": {"type": "string"}, "priority": {"type": "string", "enum": ["high", "normal"]},
-        "status": {"type": "string", "enum": ["open", "closed"]},
-        "created_at": {"type": "string", "format": "date-time"}}},
-}
-
-PATHS = {
-    "/api/v1/services": {"get": {
-        "summary": "Services the clinic offers",
-        "responses": {"200": _json({"type": "object", "properties": {
-            "services": {"type": "array", "items": _ref("Service")}}}, "Services")}}},
-    "/api/v1/providers": {"get": {
-        "summary": "Providers",
-        "responses": {"200": _json({"type": "object", "properties": {
-            "providers": {"type": "array", "items": _ref("Provider")}}}, "Providers")}}},
-    "/api/v1/availability": {"get": {
-        "summary": "Free slots for a service between two clinic days (at most 62 days)",
-        "parameters": [
-            {"name": "service", "in": "query", "required": True, "schema": {"type": "string"}},
-            {"name": "from", "in": "query", "required": True,
-             "schema": {"type": "string", "format": "date"}},
-            {"name": "to", "in": "query", "required": True,
-             "schema": {"type": "string", "format": "date"}},
-            {"name": "provider", "in": "query", "schema": {"type": "integer"}}],
-        "responses": {"200": _json({"type": "object", "properties": {
-            "timezone": {"type": "string"},
-            "slots": {"type": "array", "items": _ref("Slot")}}}, "Slots"), "422": ERROR}}},
-    "/api/v1/bookings": {"post": {
-        "summary": "Book a visit",
-        "requestBody": {"required": True, "content": {
-            "application/json": {"schema": _ref("BookingRequest")}}},
-        "responses": {"201": BOOKING, "409": ERROR, "422": ERROR, "429": ERROR}}},
-    "/api/v1/bookings/{token}": {"get": {
-        "summary": "A booking by its manage token", "parameters": [TOKEN],
-        "responses": {"200": BOOKING, "404": ERROR}}},
-    "/api/v1/bookings/{token}/cancel": {"post": {
-        "summary": "Cancel a booking (late when under 24 h before the start)",
-        "parameters": [TOKEN], "responses": {"200": BOOKING, "404": ERROR, "409": ERROR}}},
-    "/api/v1/bookings/{token}/reschedule": {"post": {
-        "summary": "Move a booking", "parameters": [TOKEN],
-        "requestBody": {"required": True, "content": {"application/json": {"schema": {
-            "type": "object", "required": ["start"], "properties": {
-                "start": {"type": "string", "format": "date-time"},
-                "provider_id": {"type": "integer"}}}}}},
-        "responses": {"200": BOOKING, "404": ERROR, "409": ERROR, "422": ERROR}}},
-    "/api/v1/bookings/{token}/calendar.ics": {"get": {
-        "summary": "The visit as an iCalendar event", "parameters": [TOKEN],
-        "responses": {"200": {"description": "One VEVENT",
-                              "content": {"text/calendar": {"schema": {"type": "string"}}}},
-                      "404": ERROR}}},
-    "/api/v1/staff/appointments": {"get": {
-        "summary": "Visits of one clinic day", "security": STAFF,
-        "parameters": [{"name": "date", "in": "query", "required": True,
-                        "schema": {"type": "string", "format": "date"}}],
-        "responses": {"200": _json({"type": "object", "properties": {
-            "appointments": {"type": "array", "items": _ref("StaffAppointment")}}},
-            "Appointments"), "401": ERROR, "422": ERROR}}},
-    "/api/v1/staff/appointments/{appointment_id}/status": {"post": {
-        "summary": "Move a visit along its lifecycle (409 for a forbidden transition)",
-        "security": STAFF, "parameters": [VISIT],
-        "requestBody": {"required": True, "content": {"application/json": {"schema": {
-            "type": "object", "required": ["status"], "properties": {"status": {
-                "type": "string", "enum": ["confirmed", "checked_in", "completed", "cancelled",
-                                           "no_show"]}}}}}},
-        "responses": {"200": _json({"type": "object", "properties": {
-            "appointment": _ref("StaffAppointment")}}, "The visit"),
-            "401": ERROR, "404": ERROR, "409": ERROR, "422": ERROR}}},
-    "/api/v1/staff/appointments/{appointment_id}/messages": {"get": {
-        "summary": "A visit's texts with their delivery status", "security": STAFF,
-        "parameters": [VISIT],
-        "responses": {"200": _json({"type": "object", "properties": {
-            "messages": {"type": "array", "items": _ref("Message")}}}, "Messages"),
-            "401": ERROR, "404": ERROR}}},
-    "/api/v1/staff/followups": {"get": {
-        "summary": "Replies staff should act on, high priority first", "security": STAFF,
-        "parameters": [{"name": "status", "in": "query",
-                        "schema": {"type": "string", "enum": ["open", "closed", "all"],
-                                   "default": "open"}}],
-        "responses": {"200": _json({"type": "object", "properties": {
-            "followups": {"type": "array", "items": _ref("Followup")}}}, "Follow-ups"),
-            "401": ERROR, "422": ERROR}}},
-    "/api/v1/openapi.json": {"get": {
-        "summary": "This description",
-        "responses": {"200": {"description": "OpenAPI 3 document"}}}},
-}
 
 
 @bp.get("/openapi.json")
+@operation("This description", responses={200: OpenApiDocument})
 def openapi():
-    return jsonify({
-        "openapi": "3.0.3",
-        "info": {"title": "Clinic booking API", "version": "1"},
-        "paths": PATHS,
+    app = current_app._get_current_object()
+    if "openapi" not in app.extensions:
+        app.extensions["openapi"] = document(app)
+    return OpenApiDocument.model_validate(app.extensions["openapi"])
+
+
+def document(app: Flask) -> dict:
+    routes = api_routes(app)
+    schemas, refs = answer_schemas([op for _, _, _, op in routes])
+    paths: dict[str, dict] = {}
+    for path, method, endpoint, op in routes:
+        paths.setdefault(path, {})[method] = operation_object(op, endpoint, refs, schemas)
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Clinic booking API", "version": "1",
+                 "description": "Online booking and aftercare texts for a skin clinic."},
+        "paths": paths,
         "components": {
-            "schemas": SCHEMAS,
+            "schemas": dict(sorted(schemas.items())),
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
-    })
+    }
+
+
+def openapi_path(rule: Rule) -> str:
+    return FLASK_VARIABLE.sub(r"{\1}", rule.rule)
+
+
+def api_routes(app: Flask) -> list[tuple[str, str, str, Operation]]:
+    """(path, method, endpoint, operation) for every /api/v1 route; each must declare one."""
+    found = []
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith(bp.url_prefix + "/"):
+            continue
+        op = declared(app.view_functions[rule.endpoint])
+        if op is None:
+            raise LookupError(f"{rule.endpoint} declares no operation (@operation)")
+        if set(op.path.model_fields if op.path else ()) != set(rule.arguments):
+            raise LookupError(f"{rule.endpoint}: its path model must name {sorted(rule.arguments)}")
+        for method in sorted(rule.methods - SKIPPED_METHODS):
+            found.append((openapi_path(rule), method.lower(), rule.endpoint, op))
+    return found
+
+
+def answer_schemas(ops: list[Operation]) -> tuple[dict, dict]:
+    """Component schemas for every request body and answer, and each model's $ref."""
+    models = {(op.body, "validation") for op in ops if op.body}
+    models |= {(_model(a), "serialization") for op in ops for a in op.all_responses().values()
+               if _model(a)}
+    refs, schemas = models_json_schema(sorted(models, key=lambda m: m[0].__name__),
+                                       ref_template=REF)
+    return schemas.get("$defs", {}), refs
+
+
+def operation_object(op: Operation, endpoint: str, refs: dict, schemas: dict) -> dict:
+    found = {"operationId": endpoint.removeprefix("api."), "summary": op.summary}
+    parameters = [*_parameters(op.path, "path", schemas), *_parameters(op.query, "query", schemas)]
+    if parameters:
+        found["parameters"] = parameters
+    if op.body:
+        found["requestBody"] = {"required": True, "content": {
+            "application/json": {"schema": refs[(op.body, "validation")]}}}
+    found["responses"] = {str(status): _response(status, a, refs)
+                          for status, a in op.all_responses().items()}
+    if op.staff:
+        found["security"] = STAFF
+    return found
+
+
+def _parameters(model: type[BaseModel] | None, where: str, schemas: dict) -> list[dict]:
+    """One parameter per field of a query or path model, under the name clients send."""
+    if model is None:
+        return []
+    schema = model.model_json_schema(ref_template=REF)
+    for name, sub in schema.pop("$defs", {}).items():
+        if schemas.setdefault(name, sub) != sub:
+            raise ValueError(f"two different schemas are both named {name}")
+    required = set(schema.get("required", ()))
+    found = []
+    for name, sub in schema["properties"].items():
+        param = {"name": name, "in": where, "required": where == "path" or name in required}
+        if "description" in sub:
+            param["description"] = sub["description"]
+        found.append({**param, "schema": _sent(sub)})
+    return found
+
+
+def _sent(schema: dict) -> dict:
+    """A parameter's schema as sent in a URL, where a value left out is the only null."""
+    schema = {k: v for k, v in schema.items() if k not in ("title", "description")}
+    if schema.get("default", ...) is None:
+        del schema["default"]
+    branches = schema.get("anyOf", [])
+    if len(branches) == 2 and {"type": "null"} in branches:
+        [value] = [b for b in schema.pop("anyOf") if b != {"type": "null"}]
+        schema = {**value, **schema}
+    return schema
+
+
+def _response(status: int, answer, refs: dict) -> dict:
+    if isinstance(answer, Media):
+        return {"description": answer.description,
+                "content": {answer.type: {"schema": {"type": "string"}}}}
+    model, note = answer if isinstance(answer, tuple) else (answer, None)
+    description = note or (model.__doc__ or "").strip().split("\n")[0] or HTTPStatus(status).phrase
+    return {"description": description,
+            "content": {"application/json": {"schema": refs[(model, "serialization")]}}}
+
+
+def _model(answer) -> type[BaseModel] | None:
+    if isinstance(answer, Media):
+        return None
+    return answer[0] if isinstance(answer, tuple) else answer

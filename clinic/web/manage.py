@@ -7,8 +7,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from .. import booking, clock
 from ..calendar import ics_response
 from ..extensions import db, limiter
-from ..timeutil import parse_aware
-from ..validation import parse_id
+from ..validation import InvalidInput, RescheduleIn, parse_id, read
 from . import picking
 
 bp = Blueprint("manage", __name__, url_prefix="/manage")
@@ -66,11 +65,12 @@ def reschedule_slots(token: str, day: str):
 def reschedule(token: str):
     appt = _appointment(token)
     try:
-        start = parse_aware(request.form.get("start", ""))
-        provider_id = parse_id(request.form.get("provider"))
-        booking.reschedule(db.session, appt, start, provider_id=provider_id, now=clock.now(),
-                           clinic=clock.clinic())
-    except (ValueError, OverflowError):
+        # The API's model for a move; a provider id that isn't one means any provider.
+        moved = read(RescheduleIn, {"start": request.form.get("start"),
+                                    "provider_id": parse_id(request.form.get("provider"))})
+        booking.reschedule(db.session, appt, moved.start, provider_id=moved.provider_id,
+                           now=clock.now(), clinic=clock.clinic())
+    except InvalidInput:
         flash("Choose one of the times shown.", "error")
         return redirect(url_for(".reschedule_days", token=token), code=303)
     except booking.BookingError as exc:
