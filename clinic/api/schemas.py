@@ -42,9 +42,9 @@ def provider_param(value: Any) -> int | None:
 
 def followup_view(value: Any) -> str:
     if value is None:
-        return "open"
+        return FollowupStatus.OPEN
     if value not in FOLLOWUP_VIEWS:
-        refuse("One of open, closed, all.")
+        refuse("One of " + ", ".join(FOLLOWUP_VIEWS) + ".")
     return value
 
 
@@ -56,7 +56,8 @@ def new_status(value: Any) -> VisitStatus:
         refuse("One of " + ", ".join(VisitStatus) + ".")
 
 
-FOLLOWUP_VIEWS = (*FollowupStatus, "all")
+ALL = "all"  #: every follow-up, whatever its status
+FOLLOWUP_VIEWS = (*FollowupStatus, ALL)
 ProviderParam = Annotated[int, PlainValidator(
     provider_param, json_schema_input_type=Annotated[int, Field(ge=1, le=MAX_TYPED_ID)])]
 FollowupView = Annotated[str, PlainValidator(
@@ -92,7 +93,8 @@ class StaffDayQuery(Input):
 class FollowupQuery(Input):
     problem: ClassVar[str] = "Unknown status."
 
-    status: FollowupView = Field("open", description="Which follow-ups: open, closed or all")
+    status: FollowupView = Field(FollowupStatus.OPEN,
+                                 description="Which follow-ups: open, closed or all")
 
 
 class StatusIn(Input):

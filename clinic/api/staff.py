@@ -13,6 +13,7 @@ from . import bp, serialize
 from .errors import ApiError
 from .operations import operation
 from .schemas import (
+    ALL,
     Error,
     FollowupQuery,
     Followups,
@@ -69,7 +70,7 @@ def messages(appointment_id: int):
            responses={200: Followups})
 def followups(query: FollowupQuery):
     wanted = select(Followup).order_by(Followup.priority != Priority.HIGH, Followup.created_at)
-    if query.status != "all":
+    if query.status != ALL:
         wanted = wanted.where(Followup.status == query.status)
     tz = clock.tz()
     return Followups(followups=[serialize.followup(f, tz) for f in db.session.scalars(wanted)])
