@@ -66,7 +66,7 @@ def main() -> None:
                                        rng=random.Random(1))
             ms = (time.perf_counter() - began) * 1000
             print(f"history {history:>7} sent texts: {ms:7.1f} ms for {DUE} due "
-                  f"({ms / DUE:.2f} ms each), {dict(counts)}")
+                  f"({ms / DUE:.2f} ms each), { {str(k): v for k, v in counts.items()} }")
 
 
 if __name__ == "__main__":
