@@ -22,7 +22,7 @@ def ics_for(appt: Appointment, clinic: Clinic) -> bytes:
     event.add("dtstart", appt.start_at)
     event.add("dtend", appt.end_at)
     event.add("summary", f"{appt.service.name} at {name}")
-    event.add("location", name)
+    event.add("location", f"{name}, {clinic.address}" if clinic.address else name)
     event.add("description", f"Change or cancel: {link}")
     event.add("url", link)
     event.add("status", "CANCELLED" if appt.status == VisitStatus.CANCELLED else "CONFIRMED")

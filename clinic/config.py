@@ -41,6 +41,7 @@ class Config:
         self.SECRET_KEY = env("SECRET_KEY") or _dev_secret_key()
         self.CLINIC_NAME = env("CLINIC_NAME", "Clear Skin Clinic")
         self.CLINIC_PHONE = env("CLINIC_PHONE", "+14155550100")
+        self.CLINIC_ADDRESS = env("CLINIC_ADDRESS", "500 Market Street, San Francisco, CA 94105")
         self.CLINIC_TIMEZONE = env("CLINIC_TIMEZONE", "America/Los_Angeles")
         self.CLINIC_REGION = env("CLINIC_REGION", "US")  #: where a phone typed without +country is
         self.PUBLIC_BASE_URL = (env("PUBLIC_BASE_URL") or "http://127.0.0.1:5000").rstrip("/")
@@ -88,6 +89,7 @@ class TestConfig(Config):
         self.PUBLIC_BASE_URL = "http://clinic.test"
         self.CLINIC_NAME = "Clear Skin Clinic"
         self.CLINIC_PHONE = "+14155550100"
+        self.CLINIC_ADDRESS = "500 Market Street, San Francisco, CA 94105"
         self.CLINIC_TIMEZONE = "America/Los_Angeles"
         self.RATELIMIT_ENABLED = False
         self.SCHEDULER_ENABLED = False

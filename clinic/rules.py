@@ -71,6 +71,14 @@ class Clinic:
     rules: ClinicRules = field(default_factory=lambda: DEFAULT_RULES)
     name: str = "the clinic"
     phone: str = ""
+    address: str = ""
+
+
+def cancellation_policy(clinic: Clinic) -> str:
+    """The policy in the clinic's words, from its late-change rule."""
+    hours = int(clinic.rules.late_change.total_seconds() // 3600)
+    return (f"Change or cancel online for free until {hours} hours before your visit. "
+            f"A change closer to the visit is recorded as a late change.")
 
 
 def current() -> Clinic:
@@ -80,7 +88,8 @@ def current() -> Clinic:
     if "clinic" not in g:
         config = current_app.config
         g.clinic = Clinic(tz=ZoneInfo(config["CLINIC_TIMEZONE"]), rules=load_rules(),
-                          name=config["CLINIC_NAME"], phone=config["CLINIC_PHONE"])
+                          name=config["CLINIC_NAME"], phone=config["CLINIC_PHONE"],
+                          address=config["CLINIC_ADDRESS"])
     return g.clinic
 
 

@@ -23,7 +23,8 @@ FORBIDDEN = ("tretinoin", "accutane", "isotretinoin", "rosacea", "spironolactone
 
 def message(kind: str) -> Message:
     service = Service(slug="facial", name="Facial", price_cents=8000, duration_minutes=60,
-                      provider_role="aesthetician", includes_extraction=True)
+                      provider_role="aesthetician", includes_extraction=True,
+                      pause_topicals_days=3)
     appt = Appointment(
         service=service, provider=Provider(name=HOSTILE_PROVIDER + "<script>", role="aesthetician"),
         client=Client(name=HOSTILE_NAME + "<script>", phone="+14155552671"),
@@ -63,3 +64,16 @@ def test_checkins_ask_for_1_or_2(app):
         assert "Reply 1 if still red or swollen, 2 if settled" in bodies.render(
             message("redness_checkin"))
         assert "normal purging" in bodies.render(message("purging_checkin"))
+
+
+def test_the_confirmation_names_the_day_to_pause_topicals(app):
+    with app.test_request_context():
+        body = bodies.render(message("confirmation"))
+    assert "Pause prescription skin treatments from Fri 12 Mar." in body  # 3 days before
+
+
+def test_no_pause_line_for_a_client_without_topicals(app):
+    text = message("confirmation")
+    text.appointment.intake = {"uses_prescription_topicals": False}
+    with app.test_request_context():
+        assert "Pause" not in bodies.render(text)

@@ -7,7 +7,7 @@ intake answer, a medication or a diagnosis: those live behind the link.
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 
 from flask import render_template
 
@@ -15,6 +15,7 @@ from ..enums import VisitEvent
 from ..links import booking_url, manage_url
 from ..timeutil import clock_time
 from .models import Message
+from .plan import pause_from
 
 MAX_LENGTH = 320  #: two SMS segments; tests hold every template to it
 
@@ -29,6 +30,7 @@ def render(message: Message) -> str:
     soonest, latest = clinic.rules.rebook_window_days
     window_from = start + timedelta(days=soonest)
     window_to = start + timedelta(days=latest)
+    pause = pause_from(appt, clinic.tz)
     text = render_template(
         f"sms/{message.kind}.txt",
         clinic_name=clinic.name,
@@ -38,11 +40,17 @@ def render(message: Message) -> str:
         when=f"{start:%a} {start.day} {start:%b} at {clock_time(start)}",
         link=manage_url(appt.manage_token),
         book_link=booking_url(appt.service.slug),
-        window_from=f"{window_from:%a} {window_from.day} {window_from:%b}",
-        window_to=f"{window_to:%a} {window_to.day} {window_to:%b}",
+        window_from=short_day(window_from),
+        window_to=short_day(window_to),
+        pause_from=short_day(pause) if pause else None,
         moved=any(e.action == VisitEvent.RESCHEDULED for e in appt.events),
     )
     return fit(text)
+
+
+def short_day(day: date | datetime) -> str:
+    """'Mon 15 Mar'."""
+    return f"{day:%a} {day.day} {day:%b}"
 
 
 def since(days: int) -> str:

@@ -34,13 +34,25 @@ def pre_visit(*, start: datetime, now: datetime, uses_topicals: bool, pause_days
     start, now = start.astimezone(UTC), now.astimezone(UTC)  # hours are elapsed hours
     plan = [Planned(MessageKind.CONFIRMATION, now, start)]  # IMMEDIATE: no quiet hours
     if uses_topicals:
-        day = start.astimezone(tz).date() - timedelta(days=pause_days)
+        day = pause_day(start, pause_days, tz)
         moment = max(at_local(day, rules.send_at, tz), now)
         plan.append(_before_start(MessageKind.PRE_VISIT_PAUSE, moment, start, clinic))
     if start - now > rules.reminder_before:
         plan.append(_before_start(MessageKind.REMINDER, start - rules.reminder_before, start,
                                   clinic))
     return plan
+
+
+def pause_day(start: datetime, pause_days: int, tz: ZoneInfo) -> date:
+    """The clinic day from which a client pauses prescription topicals before a visit."""
+    return start.astimezone(tz).date() - timedelta(days=pause_days)
+
+
+def pause_from(appt: Appointment, tz: ZoneInfo) -> date | None:
+    """When this visit's client should pause their topicals; None if they use none."""
+    if not (appt.intake or {}).get("uses_prescription_topicals"):
+        return None
+    return pause_day(appt.start_at, appt.service.pause_topicals_days, tz)
 
 
 def after_visit(*, end: datetime, now: datetime, purging_checkin: bool, includes_extraction: bool,

@@ -6,15 +6,13 @@ from flask import Flask
 
 from .. import clock
 from ..enums import VisitStatus
+from ..messaging.plan import pause_from
+from ..rules import cancellation_policy
 from ..timeutil import clock_time
 
 
 def init_app(app: Flask) -> None:
     app.jinja_env.globals["VisitStatus"] = VisitStatus  # templates compare with the enum
-
-    @app.context_processor
-    def _clinic() -> dict:
-        return {"clinic": clock.clinic()}  # its rules, for pages that state them
 
     @app.template_filter("hours")
     def hours(span) -> int:
@@ -49,7 +47,13 @@ def init_app(app: Flask) -> None:
     def money(cents: int) -> str:
         return f"${cents // 100}" if cents % 100 == 0 else f"${cents / 100:.2f}"
 
+    @app.template_filter("pause_from")
+    def pause_from_filter(appt) -> date | None:
+        return pause_from(appt, clock.tz())
+
     @app.context_processor
     def _clinic():
-        return {"clinic_name": app.config["CLINIC_NAME"],
-                "clinic_phone": app.config["CLINIC_PHONE"]}
+        """The clinic, its rules and policy, for every page that states them."""
+        clinic = clock.clinic()
+        return {"clinic": clinic, "clinic_name": clinic.name, "clinic_phone": clinic.phone,
+                "policy": cancellation_policy(clinic)}

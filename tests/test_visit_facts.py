@@ -1,0 +1,47 @@
+"""What a client is told about their visit: where, with whom, the price, how to prepare, the
+policy; and the clinic's time zone wherever times are offered."""
+
+import pytest
+from icalendar import Calendar
+
+FACIAL = "2027-03-04T14:00:00-08:00"  # Thursday
+ADDRESS = "500 Market Street, San Francisco, CA 94105"
+
+
+@pytest.fixture
+def token(book):
+    return book(FACIAL, uses_prescription_topicals=True).json["booking"]["token"]
+
+
+@pytest.mark.parametrize("page", ["/booked/{}", "/manage/{}"])
+def test_the_visit_pages_say_where_with_whom_and_how_to_prepare(client, token, page):
+    html = client.get(page.format(token)).get_data(as_text=True)
+    assert ADDRESS in html
+    assert "openstreetmap.org/search?query=Clear%20Skin%20Clinic" in html
+    assert "Aesthetician, aesthetician" in html
+    assert "$80, paid at the clinic" in html
+    assert "pause your prescription skin treatments from Monday 1 March" in html  # 3 days
+    assert "for free until 24 hours before your visit" in html
+
+
+def test_no_preparation_line_without_topicals(client, book):
+    token = book(FACIAL).json["booking"]["token"]
+    assert "pause your prescription" not in client.get(f"/booked/{token}").get_data(as_text=True)
+
+
+def test_the_dermatologist_is_named_board_certified(client, book):
+    token = book("2027-03-04T11:00:00-08:00", service="extraction").json["booking"]["token"]
+    html = client.get(f"/manage/{token}").get_data(as_text=True)
+    assert "Dermatologist, board-certified dermatologist" in html
+
+
+def test_the_calendar_file_carries_the_address(client, token):
+    event = Calendar.from_ical(client.get(f"/manage/{token}/calendar.ics").data).walk("VEVENT")[0]
+    assert str(event["LOCATION"]) == f"Clear Skin Clinic, {ADDRESS}"
+
+
+def test_slot_pages_name_the_clinics_time_zone(client, token):
+    assert "local time (America/Los Angeles)" in client.get(
+        "/book/facial/2027-03-05").get_data(as_text=True)
+    assert "local time (America/Los Angeles)" in client.get(
+        f"/manage/{token}/reschedule/2027-03-05").get_data(as_text=True)
