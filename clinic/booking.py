@@ -135,7 +135,7 @@ def cancel(session: Session, appt: Appointment, *, now: datetime, clinic: Clinic
         appt.late_change = appt.late_change or late
         appt.updated_at = now
         _log(session, appt, now, actor, VisitEvent.CANCELLED, {"late": late})
-        plan.cancel_unsent(session, appt, now=now, note="visit cancelled")
+        plan.plan_cancellation(session, appt, now=now, clinic=clinic)
     return appt
 
 

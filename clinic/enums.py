@@ -63,6 +63,7 @@ class MessageKind(StrEnum):
     REDNESS_CHECKIN = "redness_checkin"
     PURGING_CHECKIN = "purging_checkin"
     REBOOK = "rebook"
+    CANCELLATION = "cancellation"  #: the visit is cancelled, by the client or by staff
 
 
 #: Texts about a coming visit: not sent once it is moved, cancelled or has started.

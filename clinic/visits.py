@@ -75,7 +75,7 @@ def _apply(session: Session, appt: Appointment, status: str, *, now: datetime, c
     appt.updated_at = now
     if status == VisitStatus.CANCELLED:
         appt.cancelled_at, appt.cancelled_by = now, actor
-        plan.cancel_unsent(session, appt, now=now, note="visit cancelled")
+        plan.plan_cancellation(session, appt, now=now, clinic=clinic)
     elif status == VisitStatus.NO_SHOW:
         plan.cancel_unsent(session, appt, now=now, note="no-show")
     elif status == VisitStatus.COMPLETED:

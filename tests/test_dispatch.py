@@ -75,7 +75,37 @@ def test_dispatch_refuses_a_bad_now(runner):
 def test_cancelling_cancels_unsent_messages(book, client, app):
     token = book(TUE_9, uses_prescription_topicals=True).json["booking"]["token"]
     client.post(f"/api/v1/bookings/{token}/cancel")
-    assert {m.status for m in messages(app).values()} == {"cancelled"}
+    planned = messages(app)
+    cancellation = planned.pop("cancellation")
+    assert {m.status for m in planned.values()} == {"cancelled"}
+    assert cancellation.status == "scheduled"
+
+
+def test_a_cancelled_visit_texts_its_client_once_but_not_in_quiet_hours(book, client, app,
+                                                                        dispatch, clock, sms):
+    token = book(TUE_9).json["booking"]["token"]
+    dispatch(clock.now)  # the confirmation
+    clock.now = parse_aware("2027-03-01T21:30:00-08:00")
+    client.post(f"/api/v1/bookings/{token}/cancel")
+    assert messages(app)["cancellation"].due_at == parse_aware("2027-03-02T09:00:00-08:00")
+    dispatch(parse_aware("2027-03-01T23:00:00-08:00"))
+    assert len(sms.sent) == 1
+    dispatch(parse_aware("2027-03-02T09:00:00-08:00"))
+    dispatch(parse_aware("2027-03-02T10:00:00-08:00"))
+    assert [body for _, _, body in sms.sent][1:] == [
+        "Clear Skin Clinic: your facial on Tue 2 Mar at 9:00 AM is cancelled. To book again: "
+        "http://clinic.test/book/facial"]
+
+
+def test_no_cancellation_text_after_an_opt_out(book, client, app, dispatch, clock, sms):
+    token = book(TUE_9).json["booking"]["token"]
+    with app.app_context():
+        db.session.scalar(select(Client)).opted_out_at = clock.now
+        db.session.commit()
+    client.post(f"/api/v1/bookings/{token}/cancel")
+    dispatch(clock.now + timedelta(hours=2))  # past the quiet hours it was planned in
+    assert sms.sent == []
+    assert messages(app)["cancellation"].note == "client opted out"
 
 
 def test_rescheduling_replans_in_the_same_transaction(book, client, app):

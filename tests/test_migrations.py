@@ -114,3 +114,19 @@ def test_foreign_keys_hold_after_a_migration_run_that_had_nothing_to_do(empty_ur
         db.session.rollback()
         db.session.remove()
         db.engine.dispose()
+
+
+def test_cancellation_texts_come_with_0005_and_go_with_its_downgrade(empty_url):
+    app = create_app(TestConfig(empty_url))
+    with app.app_context():
+        upgrade(revision="0003")
+        fill(db.session)
+        upgrade()
+        db.session.execute(text("UPDATE message SET kind = 'cancellation'"))
+        db.session.commit()
+        downgrade(revision="0004")
+        assert counts(db.session) == (1, 0, 0)  # a kind 0004 cannot hold is gone, history too
+        db.session.rollback()  # end the read, or PostgreSQL's ALTER TABLE waits for it
+        upgrade()
+        db.session.remove()
+        db.engine.dispose()

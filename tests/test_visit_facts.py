@@ -18,7 +18,7 @@ def test_the_visit_pages_say_where_with_whom_and_how_to_prepare(client, token, p
     html = client.get(page.format(token)).get_data(as_text=True)
     assert ADDRESS in html
     assert "openstreetmap.org/search?query=Clear%20Skin%20Clinic" in html
-    assert "Aesthetician, aesthetician" in html
+    assert "<strong>With:</strong> an aesthetician" in html
     assert "$80, paid at the clinic" in html
     assert "pause your prescription skin treatments from Monday 1 March" in html  # 3 days
     assert "for free until 24 hours before your visit" in html
@@ -32,7 +32,7 @@ def test_no_preparation_line_without_topicals(client, book):
 def test_the_dermatologist_is_named_board_certified(client, book):
     token = book("2027-03-04T11:00:00-08:00", service="extraction").json["booking"]["token"]
     html = client.get(f"/manage/{token}").get_data(as_text=True)
-    assert "Dermatologist, board-certified dermatologist" in html
+    assert "<strong>With:</strong> a board-certified dermatologist" in html
 
 
 def test_the_calendar_file_carries_the_address(client, token):
@@ -45,3 +45,11 @@ def test_slot_pages_name_the_clinics_time_zone(client, token):
         "/book/facial/2027-03-05").get_data(as_text=True)
     assert "local time (America/Los Angeles)" in client.get(
         f"/manage/{token}/reschedule/2027-03-05").get_data(as_text=True)
+
+
+def test_the_booked_page_says_cancelled_after_a_cancel_and_offers_to_book_again(client, token):
+    client.post(f"/api/v1/bookings/{token}/cancel")
+    html = client.get(f"/booked/{token}").get_data(as_text=True)
+    assert "This visit is cancelled" in html and "You're booked" not in html
+    assert 'href="/book/facial"' in html
+    assert "pause your prescription" not in html

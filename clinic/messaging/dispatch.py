@@ -245,6 +245,9 @@ def _reason_not_to_send(session: Session, message: Message, now: datetime) -> st
             return f"visit {appt.status.replace('_', ' ')}"
         if message.not_after != appt.start_at:
             return "visit moved"
+    elif message.kind == MessageKind.CANCELLATION:
+        if appt.status != VisitStatus.CANCELLED:
+            return f"visit {appt.status.replace('_', ' ')}"
     elif appt.status != VisitStatus.COMPLETED:
         return f"visit {appt.status.replace('_', ' ')}"
     if message.kind == MessageKind.REBOOK and _has_later_extraction(session, appt):

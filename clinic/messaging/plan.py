@@ -116,6 +116,14 @@ def plan_completion(session: Session, appt: Appointment, *, now: datetime,
         includes_extraction=service.includes_extraction, clinic=clinic))
 
 
+def plan_cancellation(session: Session, appt: Appointment, *, now: datetime,
+                      clinic: Clinic) -> None:
+    """A cancelled visit: its unsent texts are cancelled and the client is told, though not
+    in quiet hours (an opt-out is honoured when it is sent)."""
+    cancel_unsent(session, appt, now=now, note="visit cancelled")
+    _add(session, appt, now, [Planned(MessageKind.CANCELLATION, quiet(now, clinic))])
+
+
 def cancel_unsent(session: Session, appt: Appointment, *, now: datetime, note: str) -> int:
     result = session.execute(
         update(Message)

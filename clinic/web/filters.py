@@ -7,7 +7,7 @@ from flask import Flask
 from .. import clock
 from ..enums import VisitStatus
 from ..messaging.plan import pause_from
-from ..rules import cancellation_policy
+from ..rules import a_role, cancellation_policy
 from ..timeutil import clock_time
 
 
@@ -46,6 +46,8 @@ def init_app(app: Flask) -> None:
     @app.template_filter("money")
     def money(cents: int) -> str:
         return f"${cents // 100}" if cents % 100 == 0 else f"${cents / 100:.2f}"
+
+    app.add_template_filter(a_role, "a_role")
 
     @app.template_filter("pause_from")
     def pause_from_filter(appt) -> date | None:
