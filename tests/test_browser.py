@@ -64,14 +64,15 @@ def browser():
 
 
 class Visit:
-    """A browser context at phone size on the live server, recording every request it makes."""
+    """A browser context on the live server, at phone size unless `options` say otherwise
+    (Playwright's new_context keywords), recording every request it makes."""
 
     def __init__(self, browser, base_url: str, **options) -> None:
         self.base_url = base_url
         self.requests: list[str] = []
-        self.context = browser.new_context(
-            viewport=PHONE, device_scale_factor=1, is_mobile=True, has_touch=True,
-            locale="en-US", timezone_id="America/Los_Angeles", **options)
+        self.context = browser.new_context(**{
+            "viewport": PHONE, "device_scale_factor": 1, "is_mobile": True, "has_touch": True,
+            "locale": "en-US", "timezone_id": "America/Los_Angeles", **options})
         self.context.set_default_timeout(TIMEOUT_MS)
         self.context.on("request", lambda request: self.requests.append(request.url))
         self.page = self.context.new_page()
