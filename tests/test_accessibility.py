@@ -68,7 +68,8 @@ def _not_found(tab, token):
 
 def _cancelled(tab, token):
     page = tab.open(f"/manage/{token()}")
-    page.get_by_role("button", name="Cancel visit").click()
+    page.get_by_role("link", name="Cancel visit").click()
+    page.get_by_role("button", name="Yes, cancel visit").click()
     page.get_by_role("status").filter(has_text="Your visit is cancelled").wait_for()
 
 
@@ -82,6 +83,9 @@ PAGES = {
     "manage": lambda tab, token: tab.open(f"/manage/{token()}"),
     "move-days": lambda tab, token: tab.open(f"/manage/{token()}/reschedule"),
     "move-slots": lambda tab, token: tab.open(f"/manage/{token()}/reschedule/2027-03-03"),
+    "confirm-cancel": lambda tab, token: tab.open(f"/manage/{token()}/cancel"),
+    "confirm-move": lambda tab, token: tab.open(
+        f"/manage/{token()}/reschedule/confirm?start=2027-03-03T14%3A00%3A00-08%3A00"),
     "not-found": _not_found,
     "cancelled": _cancelled,
 }

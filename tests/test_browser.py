@@ -201,13 +201,18 @@ def test_client_books_a_facial_on_a_phone_and_cancels_it(phone, app):
     assert_fits_the_screen(page)
     phone.shot("06-manage")
 
-    page.get_by_role("button", name="Cancel visit").click()
+    page.get_by_role("link", name="Cancel visit").click()
+    page.get_by_role("heading", name=re.compile(r"^Cancel your facial on Tuesday 2 March")
+                     ).wait_for()
+    assert_fits_the_screen(page)
+    phone.shot("07-confirm-cancel")
+    page.get_by_role("button", name="Yes, cancel visit").click()
     page.get_by_role("status").filter(has_text="Your visit is cancelled").wait_for()
     assert page.locator(".status").inner_text() == "Cancelled"
-    assert page.get_by_role("button", name="Cancel visit").count() == 0
+    assert page.get_by_role("link", name="Cancel visit").count() == 0
     assert page.get_by_role("link", name="Book another time").is_visible()
     assert_fits_the_screen(page)
-    phone.shot("07-manage-cancelled")
+    phone.shot("08-manage-cancelled")
 
     [appt] = appointments(app)
     assert appt.start_at == datetime(2027, 3, 2, 18, 0, tzinfo=UTC)
@@ -327,7 +332,12 @@ def test_client_reschedules_from_the_manage_page(phone, client, app):
     page.get_by_role("heading", name="Wednesday 3 March").wait_for()
     assert_fits_the_screen(page)
     phone.shot("09-reschedule-slots")
-    page.get_by_role("button", name="2:00 PM", exact=True).click()
+    page.get_by_role("link", name="2:00 PM", exact=True).click()
+    page.get_by_role("heading", name="Move your facial?").wait_for()
+    assert "Wednesday 3 March, 2:00 PM" in page.locator(".when").inner_text()
+    assert appointments(app)[0].start_at == datetime(2027, 3, 2, 17, 0, tzinfo=UTC)  # not yet
+    phone.shot("10-confirm-move")
+    page.get_by_role("button", name="Yes, move it").click()
 
     page.get_by_role("status").filter(has_text="Your visit has moved").wait_for()
     assert page.url.endswith(manage_path)
@@ -350,7 +360,8 @@ def test_pages_work_without_javascript(visit, app):
     page.get_by_role("link", name="Manage booking").click()
     page.get_by_role("link", name="Change time").click()
     page.get_by_role("link", name=re.compile(r"^Thu 4 Mar\b")).click()
-    page.get_by_role("button", name="9:00 AM", exact=True).click()
+    page.get_by_role("link", name="9:00 AM", exact=True).click()
+    page.get_by_role("button", name="Yes, move it").click()
     page.get_by_role("status").filter(has_text="Your visit has moved").wait_for()
     assert "Thursday 4 March, 9:00 AM" in page.locator(".when").inner_text()
 

@@ -53,3 +53,25 @@ def test_the_booked_page_says_cancelled_after_a_cancel_and_offers_to_book_again(
     assert "This visit is cancelled" in html and "You're booked" not in html
     assert 'href="/book/facial"' in html
     assert "pause your prescription" not in html
+
+
+def test_cancelling_asks_once_and_changes_nothing_until_answered(client, token, app):
+    html = client.get(f"/manage/{token}/cancel").get_data(as_text=True)
+    assert "Cancel your facial on Thursday 4 March, 2:00 PM?" in html
+    assert client.get(f"/api/v1/bookings/{token}").json["booking"]["status"] == "booked"
+    assert client.post(f"/manage/{token}/cancel").status_code == 303
+    assert client.get(f"/api/v1/bookings/{token}").json["booking"]["status"] == "cancelled"
+    assert client.get(f"/manage/{token}/cancel").status_code == 303  # nothing left to cancel
+
+
+def test_moving_asks_once_naming_both_times(client, token):
+    html = client.get(f"/manage/{token}/reschedule/confirm",
+                      query_string={"start": "2027-03-05T10:00:00-08:00"}).get_data(as_text=True)
+    assert "Thursday 4 March, 2:00 PM" in html and "Friday 5 March, 10:00 AM" in html
+    assert client.get(f"/api/v1/bookings/{token}").json["booking"]["start"] == FACIAL
+
+
+@pytest.mark.parametrize("start", ["", "tomorrow", "2027-03-05T10:00:00", "9" * 40])
+def test_a_move_to_a_time_that_cannot_be_read_goes_back_to_the_days(client, token, start):
+    r = client.get(f"/manage/{token}/reschedule/confirm", query_string={"start": start})
+    assert r.status_code == 303 and r.location.endswith(f"/manage/{token}/reschedule")

@@ -24,6 +24,17 @@ def show(token: str):
                            warnings=booking.warnings_for(appt, clinic))
 
 
+@bp.get("/<token>/cancel")
+def confirm_cancel(token: str):
+    """Cancelling asks once, naming the visit; the form posts to `cancel`."""
+    appt = _appointment(token)
+    now, clinic = clock.now(), clock.clinic()
+    if not booking.can_change(appt, now):
+        return redirect(url_for(".show", token=token), code=303)
+    return render_template("manage/confirm_cancel.html", appt=appt,
+                           late=booking.is_late(appt, now, clinic))
+
+
 @bp.post("/<token>/cancel")
 @limiter.limit("30 per minute")
 def cancel(token: str):
@@ -58,6 +69,24 @@ def reschedule_slots(token: str, day: str):
     found = picking.slots_on(appt.service, picking.providers_for(appt.service), chosen,
                              ignore=appt.id)
     return render_template("manage/slots.html", appt=appt, day=chosen, slots=found)
+
+
+@bp.get("/<token>/reschedule/confirm")
+def confirm_move(token: str):
+    """Moving asks once, naming the old and the new time; the form posts to `reschedule`."""
+    appt = _appointment(token)
+    try:
+        moved = read(RescheduleIn, {"start": request.args.get("start"),
+                                    "provider_id": parse_id(request.args.get("provider"))})
+    except InvalidInput:
+        flash("Choose one of the times shown.", "error")
+        return redirect(url_for(".reschedule_days", token=token), code=303)
+    now, clinic = clock.now(), clock.clinic()
+    if not booking.can_change(appt, now):
+        return redirect(url_for(".show", token=token), code=303)
+    return render_template("manage/confirm_move.html", appt=appt, start=moved.start,
+                           provider_id=moved.provider_id,
+                           late=booking.is_late(appt, now, clinic))
 
 
 @bp.post("/<token>/reschedule")
