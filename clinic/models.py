@@ -31,6 +31,11 @@ class Service(db.Model):
     slug: Mapped[str] = mapped_column(String(40), unique=True)
     name: Mapped[str] = mapped_column(String(120))
     description: Mapped[str] = mapped_column(Text, default="")
+    #: What the client reads on their visit page, one paragraph per line: how to prepare,
+    #: what the visit is like, and how to look after the skin afterwards.
+    preparation: Mapped[str] = mapped_column(Text, default="")
+    what_to_expect: Mapped[str] = mapped_column(Text, default="")
+    aftercare: Mapped[str] = mapped_column(Text, default="")
     price_cents: Mapped[int] = mapped_column(Integer)
     currency: Mapped[str] = mapped_column(String(3), default="USD")
     duration_minutes: Mapped[int] = mapped_column(Integer)

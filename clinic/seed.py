@@ -5,6 +5,7 @@ from datetime import time
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .care import AFTERCARE, PREPARATION, WHAT_TO_EXPECT
 from .models import Provider, Service, WorkingHours
 from .tx import transaction
 
@@ -34,7 +35,10 @@ def seed_demo(session: Session) -> dict[str, int]:
     with transaction(session):
         for data in SERVICES:
             if session.scalar(select(Service).where(Service.slug == data["slug"])) is None:
-                session.add(Service(**data))
+                slug = data["slug"]
+                session.add(Service(**data, preparation=PREPARATION[slug],
+                                    what_to_expect=WHAT_TO_EXPECT[slug],
+                                    aftercare=AFTERCARE[slug]))
                 added["services"] += 1
         for data in PROVIDERS:
             if session.scalar(select(Provider).where(Provider.name == data["name"])) is None:

@@ -15,7 +15,6 @@ from clinic import create_app
 from clinic.config import TestConfig
 from clinic.extensions import db
 from clinic.models import Appointment, Client, Message, MessageEvent, Provider
-from clinic.seed import seed_demo
 
 WHEN = datetime(2027, 3, 2, 17, 0, tzinfo=UTC)
 
@@ -38,9 +37,14 @@ def empty_url(migrated, tmp_path):
 
 
 def fill(session) -> None:
-    """A visit with a sent text and its history, as a clinic's database holds them."""
-    seed_demo(session)
-    provider = session.scalar(select(Provider).where(Provider.role == "aesthetician"))
+    """A visit with a sent text and its history, as a clinic's database holds them (written
+    with the columns every revision has: the service row by hand, the rest with the models)."""
+    session.execute(text(
+        "INSERT INTO service (id, slug, name, description, price_cents, currency, "
+        "duration_minutes, buffer_minutes, provider_role, includes_extraction, purging_checkin, "
+        "pause_topicals_days, active) VALUES (1, 'facial', 'Facial', '', 8000, 'USD', 60, 15, "
+        "'aesthetician', true, true, 3, true)"))
+    provider = Provider(name="Aesthetician", role="aesthetician", board_certified=False)
     client = Client(name="A Client", phone="+14155552671")
     visit = Appointment(service_id=1, provider=provider, client=client, start_at=WHEN,
                         end_at=WHEN + timedelta(hours=1), busy_until=WHEN + timedelta(minutes=75),
@@ -127,6 +131,26 @@ def test_cancellation_texts_come_with_0005_and_go_with_its_downgrade(empty_url):
         downgrade(revision="0004")
         assert counts(db.session) == (1, 0, 0)  # a kind 0004 cannot hold is gone, history too
         db.session.rollback()  # end the read, or PostgreSQL's ALTER TABLE waits for it
+        upgrade()
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_0006_gives_existing_services_their_care_texts(empty_url):
+    from clinic import care
+
+    app = create_app(TestConfig(empty_url))
+    with app.app_context():
+        upgrade(revision="0005")
+        fill(db.session)
+        upgrade()
+        assert db.session.execute(text(
+            "SELECT preparation, aftercare FROM service WHERE slug = 'facial'")).one() == (
+            care.PREPARATION["facial"], care.AFTERCARE["facial"])
+        db.session.rollback()
+        downgrade(revision="0005")
+        assert "preparation" not in {c["name"] for c in db.inspect(db.engine).get_columns(
+            "service")}
         upgrade()
         db.session.remove()
         db.engine.dispose()

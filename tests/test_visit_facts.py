@@ -20,13 +20,15 @@ def test_the_visit_pages_say_where_with_whom_and_how_to_prepare(client, token, p
     assert "openstreetmap.org/search?query=Clear%20Skin%20Clinic" in html
     assert "<strong>With:</strong> an aesthetician" in html
     assert "$80, paid at the clinic" in html
-    assert "pause your prescription skin treatments from Monday 1 March" in html  # 3 days
+    assert "Pause your prescription skin treatments from Monday 1 March" in html  # 3 days
     assert "for free until 24 hours before your visit" in html
 
 
 def test_no_preparation_line_without_topicals(client, book):
     token = book(FACIAL).json["booking"]["token"]
-    assert "pause your prescription" not in client.get(f"/booked/{token}").get_data(as_text=True)
+    html = client.get(f"/booked/{token}").get_data(as_text=True)
+    assert "Pause your prescription" not in html
+    assert "makeup is fine, we cleanse your skin first" in html  # the service's own guidance
 
 
 def test_the_dermatologist_is_named_board_certified(client, book):
@@ -52,7 +54,7 @@ def test_the_booked_page_says_cancelled_after_a_cancel_and_offers_to_book_again(
     html = client.get(f"/booked/{token}").get_data(as_text=True)
     assert "This visit is cancelled" in html and "You're booked" not in html
     assert 'href="/book/facial"' in html
-    assert "pause your prescription" not in html
+    assert "Pause your prescription" not in html
 
 
 def test_cancelling_asks_once_and_changes_nothing_until_answered(client, token, app):

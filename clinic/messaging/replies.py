@@ -153,3 +153,46 @@ def _latest_checkin(session: Session, client: Client, since: datetime) -> Messag
 def _latest_visit(session: Session, client: Client) -> Appointment | None:
     return session.scalar(select(Appointment).where(Appointment.client_id == client.id)
                           .order_by(Appointment.start_at.desc()).limit(1))
+
+
+#: A check-in's question, and what each answer means, as the client reads them on their page.
+QUESTIONS = {MessageKind.REDNESS_CHECKIN: "Is your skin still red or swollen?",
+             MessageKind.PURGING_CHECKIN: "Is a breakout painful or getting worse?"}
+ANSWERS = {ReplyAction.REDNESS_BAD: "Still red or swollen: our team will call you.",
+           ReplyAction.PURGING_BAD: "Painful or getting worse: our team will call you.",
+           ReplyAction.CHECKIN_OK: "All fine."}
+
+
+@dataclass(frozen=True)
+class Checkin:
+    """A check-in the client was sent, and their answer if one came before the next."""
+
+    kind: MessageKind
+    asked_at: datetime
+    answer: str | None = None
+    answered_at: datetime | None = None
+
+    @property
+    def question(self) -> str:
+        return QUESTIONS[self.kind]
+
+
+def checkins(session: Session, appt: Appointment) -> list[Checkin]:
+    """The visit's check-ins in the order sent, each with the answer that followed it."""
+    asked = list(session.scalars(
+        select(Message).where(Message.appointment_id == appt.id, Message.kind.in_(CHECKINS),
+                              Message.status.in_(SENT)).order_by(Message.sent_at)))
+    replies = list(session.scalars(
+        select(InboundMessage).where(InboundMessage.appointment_id == appt.id,
+                                     InboundMessage.action.in_(ANSWERS))
+        .order_by(InboundMessage.received_at)))
+    found = []
+    for position, message in enumerate(asked):
+        until = asked[position + 1].sent_at if position + 1 < len(asked) else None
+        reply = next((r for r in replies if r.received_at >= message.sent_at
+                      and (until is None or r.received_at < until)), None)
+        found.append(Checkin(message.kind, message.sent_at,
+                             ANSWERS[reply.action] if reply else None,
+                             reply.received_at if reply else None))
+    return found
+

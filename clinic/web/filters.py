@@ -5,6 +5,7 @@ from datetime import date, datetime
 from flask import Flask
 
 from .. import clock
+from ..care import WHEN_TO_CALL
 from ..enums import VisitStatus
 from ..messaging.plan import pause_from
 from ..rules import a_role, cancellation_policy
@@ -43,6 +44,13 @@ def init_app(app: Flask) -> None:
     def dayname(day: date) -> str:
         return f"{day:%A} {day.day} {day:%B}"
 
+    @app.template_filter("phone")
+    def phone(number: str) -> str:
+        """A North American number reads as (415) 555-0100; any other stays as configured."""
+        if len(number) == 12 and number.startswith("+1") and number[1:].isdigit():
+            return f"({number[2:5]}) {number[5:8]}-{number[8:]}"
+        return number
+
     @app.template_filter("money")
     def money(cents: int) -> str:
         return f"${cents // 100}" if cents % 100 == 0 else f"${cents / 100:.2f}"
@@ -58,4 +66,4 @@ def init_app(app: Flask) -> None:
         """The clinic, its rules and policy, for every page that states them."""
         clinic = clock.clinic()
         return {"clinic": clinic, "clinic_name": clinic.name, "clinic_phone": clinic.phone,
-                "policy": cancellation_policy(clinic)}
+                "policy": cancellation_policy(clinic), "when_to_call": WHEN_TO_CALL}
