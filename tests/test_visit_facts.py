@@ -77,3 +77,53 @@ def test_moving_asks_once_naming_both_times(client, token):
 def test_a_move_to_a_time_that_cannot_be_read_goes_back_to_the_days(client, token, start):
     r = client.get(f"/manage/{token}/reschedule/confirm", query_string={"start": start})
     assert r.status_code == 303 and r.location.endswith(f"/manage/{token}/reschedule")
+
+
+def complete(app, at):
+    from zoneinfo import ZoneInfo
+
+    from sqlalchemy import select
+
+    from clinic import visits
+    from clinic.extensions import db
+    from clinic.models import Appointment
+    from clinic.rules import Clinic
+    from clinic.timeutil import parse_aware
+
+    with app.app_context():
+        appt = db.session.scalar(select(Appointment))
+        clinic = Clinic(ZoneInfo("America/Los_Angeles"))
+        visits.change_status(db.session, appt, "checked_in", now=parse_aware(FACIAL),
+                             clinic=clinic, actor="staff:1")
+        visits.change_status(db.session, appt, "completed", now=parse_aware(at), clinic=clinic,
+                             actor="staff:1")
+
+
+def test_after_the_visit_the_page_carries_aftercare_and_the_check_ins(client, token, app,
+                                                                       dispatch, clock):
+    from conftest import signed_post
+
+    from clinic.timeutil import parse_aware
+
+    complete(app, "2027-03-04T15:05:00-08:00")
+    dispatch(parse_aware("2027-03-05T15:00:00-08:00"))  # aftercare and the redness check-in
+    clock.now = parse_aware("2027-03-05T16:00:00-08:00")
+    assert signed_post(client, "/sms/inbound", {"MessageSid": "SMin1", "From": "+14155552671",
+                                                 "Body": "1"}).status_code == 200
+    html = client.get(f"/manage/{token}").get_data(as_text=True)
+    assert 'id="aftercare"' in html and "Redness should not last more than 24 hours" in html
+    assert "see a dermatologist" in html
+    assert "Is your skin still red or swollen?" in html
+    assert "Your answer: Still red or swollen: our team will call you." in html
+    assert 'id="prepare"' not in html and 'id="rebook"' not in html  # not yet in the window
+
+
+def test_inside_the_rebook_window_the_page_opens_the_day_picker_there(client, token, app,
+                                                                      clock):
+    from clinic.timeutil import parse_aware
+
+    complete(app, "2027-03-04T15:05:00-08:00")
+    clock.now = parse_aware("2027-03-20T09:00:00-07:00")
+    html = client.get(f"/manage/{token}").get_data(as_text=True)
+    assert "between Saturday 20 March and Saturday 3 April" in html
+    assert 'href="/book/facial?from=2027-03-20"' in html

@@ -6,7 +6,9 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 
 from .. import booking, clock
 from ..calendar import ics_response
+from ..enums import VisitStatus
 from ..extensions import db, limiter
+from ..messaging import replies
 from ..validation import InvalidInput, RescheduleIn, parse_id, read
 from . import picking
 
@@ -21,7 +23,21 @@ def show(token: str):
     changeable = booking.can_change(appt, now)
     late = changeable and booking.is_late(appt, now, clinic)
     return render_template("manage/show.html", appt=appt, changeable=changeable, late=late,
-                           warnings=booking.warnings_for(appt, clinic))
+                           warnings=booking.warnings_for(appt, clinic),
+                           checkins=replies.checkins(db.session, appt),
+                           **_rebook_window(appt, now, clinic))
+
+
+def _rebook_window(appt, now, clinic) -> dict:
+    """Inside the rebook window after a visit that included extraction: its first and last day."""
+    soonest, latest = clinic.rules.rebook_window_days
+    day = appt.start_at.astimezone(clinic.tz).date()
+    start, end = day + timedelta(days=soonest), day + timedelta(days=latest)
+    today = now.astimezone(clinic.tz).date()
+    if (appt.status != VisitStatus.COMPLETED or not appt.service.includes_extraction
+            or not start <= today <= end):
+        return {}
+    return {"rebook_from": max(start, today), "rebook_until": end}
 
 
 @bp.get("/<token>/cancel")
