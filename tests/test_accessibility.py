@@ -56,38 +56,62 @@ DETAILS = "/book/facial/details?start=2027-03-02T10:00:00-08:00"
 # How a client reaches each page: `tab` is a Visit, `token()` books a facial through the API
 # and returns its manage token.
 
-def _details_with_errors(tab, token):
+def _details_with_errors(tab, token, *_):
     page = tab.open(DETAILS)
     page.get_by_role("button", name="Book facial").click()
     page.get_by_role("alert").filter(has_text="Please check the fields marked below").wait_for()
 
 
-def _not_found(tab, token):
+def _not_found(tab, token, *_):
     assert tab.page.goto(tab.base_url + "/manage/no-such-link").status == 404
 
 
-def _cancelled(tab, token):
+def _cancelled(tab, token, *_):
     page = tab.open(f"/manage/{token()}")
     page.get_by_role("link", name="Cancel visit").click()
     page.get_by_role("button", name="Yes, cancel visit").click()
     page.get_by_role("status").filter(has_text="Your visit is cancelled").wait_for()
 
 
+def _after_the_visit(tab, token, client):
+    """A completed visit with its aftercare and an answered check-in."""
+    from datetime import timedelta
+
+    from conftest import signed_post
+    from sqlalchemy import select
+
+    from clinic import clock, visits
+    from clinic.extensions import db
+    from clinic.models import Appointment
+
+    manage = token()
+    with client.application.app_context():
+        appt = db.session.scalar(select(Appointment).where(Appointment.manage_token == manage))
+        for status, later in (("checked_in", 0), ("completed", 65)):
+            visits.change_status(db.session, appt, status,
+                                 now=appt.start_at + timedelta(minutes=later),
+                                 clinic=clock.clinic(), actor="staff:1")
+    signed_post(client, "/sms/inbound", {"MessageSid": "SMa11y", "From": "+14155552671",
+                                         "Body": "2"})
+    tab.open(f"/manage/{manage}")
+
+
 PAGES = {
-    "services": lambda tab, token: tab.open("/"),
-    "days": lambda tab, token: tab.open("/book/facial"),
-    "slots": lambda tab, token: tab.open("/book/facial/2027-03-02"),
-    "details": lambda tab, token: tab.open(DETAILS),
+    "services": lambda tab, token, *_: tab.open("/"),
+    "days": lambda tab, token, *_: tab.open("/book/facial"),
+    "slots": lambda tab, token, *_: tab.open("/book/facial/2027-03-02"),
+    "details": lambda tab, token, *_: tab.open(DETAILS),
     "details-errors": _details_with_errors,
-    "booked": lambda tab, token: tab.open(f"/booked/{token()}"),
-    "manage": lambda tab, token: tab.open(f"/manage/{token()}"),
-    "move-days": lambda tab, token: tab.open(f"/manage/{token()}/reschedule"),
-    "move-slots": lambda tab, token: tab.open(f"/manage/{token()}/reschedule/2027-03-03"),
-    "confirm-cancel": lambda tab, token: tab.open(f"/manage/{token()}/cancel"),
-    "confirm-move": lambda tab, token: tab.open(
+    "booked": lambda tab, token, *_: tab.open(f"/booked/{token()}"),
+    "manage": lambda tab, token, *_: tab.open(f"/manage/{token()}"),
+    "move-days": lambda tab, token, *_: tab.open(f"/manage/{token()}/reschedule"),
+    "move-slots": lambda tab, token, *_: tab.open(f"/manage/{token()}/reschedule/2027-03-03"),
+    "confirm-cancel": lambda tab, token, *_: tab.open(f"/manage/{token()}/cancel"),
+    "confirm-move": lambda tab, token, *_: tab.open(
         f"/manage/{token()}/reschedule/confirm?start=2027-03-03T14%3A00%3A00-08%3A00"),
     "not-found": _not_found,
     "cancelled": _cancelled,
+    "after-the-visit": _after_the_visit,
 }
 
 
@@ -107,7 +131,7 @@ def test_client_page_meets_wcag_22_aa(name, screen, visit, axe_script, client, c
         assert booked.status_code == 201, booked.json
         return booked.json["booking"]["token"]
 
-    PAGES[name](tab, token)
+    PAGES[name](tab, token, client)
     page = tab.page
     (SHOTS / screen).mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / screen / f"{name}.png"), full_page=True)
