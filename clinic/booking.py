@@ -27,7 +27,7 @@ from .models import (
     Service,
 )
 from .rules import CONCERN_LABELS, DERMATOLOGIST_CONCERNS, Clinic, a_role
-from .timeutil import day_bounds_utc, iso_local
+from .timeutil import day_bounds_utc, iso_local, local_datetime
 from .tx import lock, transaction
 
 
@@ -85,7 +85,8 @@ def book(session: Session, req: BookingRequest, *, now: datetime, clinic: Clinic
                 client = _client_for(session, req.client, now)
                 _check_daily_limit(session, client, now, clinic.rules.bookings_per_phone_per_day)
                 if service.includes_extraction and client.id is not None:
-                    _check_cadence(session, client.id, req.start, now=now, clinic=clinic)
+                    _check_cadence(session, client.id, req.start, service, providers,
+                                   now=now, clinic=clinic)
                 provider = _free_provider(session, service, providers, req.start, clinic)
                 appt = _new_visit(session, req, service, provider, client, now=now, actor=actor)
                 _store(session)
@@ -156,8 +157,8 @@ def reschedule(session: Session, appt: Appointment, start: datetime, *, now: dat
             lock(session, appt)
             _check_changeable(appt, now)
             if service.includes_extraction:
-                _check_cadence(session, appt.client_id, start, now=now, clinic=clinic,
-                               ignore=appt.id)
+                _check_cadence(session, appt.client_id, start, service, providers,
+                               now=now, clinic=clinic, ignore=appt.id)
             provider = _free_provider(session, service, providers, start, clinic,
                                       ignore=appt.id)
             _move(session, appt, start, provider, now=now, clinic=clinic, actor=actor)
@@ -344,35 +345,199 @@ class _Overlap(Exception):
     """The database refused the visit: another one took the provider meanwhile."""
 
 
-def _check_cadence(session: Session, client_id: int, start: datetime, *, now: datetime,
-                   clinic: Clinic, ignore: int | None = None) -> None:
-    """Extraction visits of one client fall at least 14 clinic calendar days apart."""
+def _check_cadence(session: Session, client_id: int, start: datetime, service: Service,
+                   providers: list[Provider], *, now: datetime, clinic: Clinic,
+                   ignore: int | None = None) -> None:
+    """Visits that include extraction fall `extraction_gap_days` clinic days apart (README,
+    "Extraction cadence"); a refusal names the visits in the way and the open days around them.
+    """
     gap, tz = clinic.rules.extraction_gap_days, clinic.tz
-    first_day = availability.bookable_days(now, tz, clinic.rules)[0]
-    since = min(start.astimezone(tz).date(), first_day) - timedelta(days=gap)
-    query = (
-        select(Appointment.start_at)
-        .join(Service, Appointment.service_id == Service.id)
-        .where(Appointment.client_id == client_id, Service.includes_extraction,
-               Appointment.status.in_(COUNTED),
-               Appointment.start_at >= day_bounds_utc(since, tz)[0])
-    )
-    if ignore is not None:
-        query = query.where(Appointment.id != ignore)
-    taken = {s.astimezone(tz).date() for s in session.scalars(query)}
+    first_day, last_day = availability.bookable_days(now, tz, clinic.rules)
     wanted = start.astimezone(tz).date()
-    if not any(abs((wanted - d).days) < gap for d in taken):
+    visits = counted_visits(session, client_id, min(wanted, first_day) - timedelta(days=gap),
+                            clinic=clinic, ignore=ignore)
+    clashes = _too_close(wanted, visits, gap)
+    if not clashes:
         return
+    taken = {v.day for v in visits}
     earliest = first_day  # the first day that keeps its distance from every visit
     while clash := [d for d in taken if abs((earliest - d).days) < gap]:
         earliest = max(clash) + timedelta(days=gap)
+    is_open = _open_day_test(service, providers, now=now, clinic=clinic)
+    allowed = [r for r in (_allowed_range(wanted, step, visits, is_open, gap, first_day, last_day)
+                           for step in (-1, 1)) if r]
+    why, today = _cadence_reason(session, gap), now.astimezone(tz).date()
     raise BookingError(
         "too_soon",
-        f"Extractions need at least {gap} days between visits; the earliest day you can book "
-        f"one is {earliest:%A} {earliest.day} {earliest:%B}.",
+        f"{why} {_your_visits(clashes, today)} {_choose_from(allowed)}",
         {"start": f"Choose a day {gap} days or more from your other visits."},
         earliest_date=earliest.isoformat(),
+        allowed=[{k: d.isoformat() for k, d in r.items()} for r in allowed],
     )
+
+
+@dataclass(frozen=True)
+class CountedVisit:
+    """A visit the cadence counts: its clinic day and its service's name."""
+
+    day: date
+    service: str
+
+
+def counted_visits(session: Session, client_id: int, since: date, *, clinic: Clinic,
+                   ignore: int | None = None) -> list[CountedVisit]:
+    """The client's visits that include extraction, not cancelled, from a clinic day on."""
+    query = (
+        select(Appointment.start_at, Service.name)
+        .join(Service, Appointment.service_id == Service.id)
+        .where(Appointment.client_id == client_id, Service.includes_extraction,
+               Appointment.status.in_(COUNTED),
+               Appointment.start_at >= day_bounds_utc(since, clinic.tz)[0])
+        .order_by(Appointment.start_at)
+    )
+    if ignore is not None:
+        query = query.where(Appointment.id != ignore)
+    return [CountedVisit(s.astimezone(clinic.tz).date(), name)
+            for s, name in session.execute(query)]
+
+
+def _too_close(day: date, visits: list[CountedVisit], gap: int) -> list[CountedVisit]:
+    return [v for v in visits if abs((day - v.day).days) < gap]
+
+
+def too_soon_days(session: Session, appt: Appointment, days: list[date], *,
+                  clinic: Clinic) -> dict[date, str]:
+    """Why the cadence would refuse moving `appt` to each of these days, for the day picker."""
+    if not days or not appt.service.includes_extraction:
+        return {}
+    gap = clinic.rules.extraction_gap_days
+    visits = counted_visits(session, appt.client_id, min(days) - timedelta(days=gap),
+                            clinic=clinic, ignore=appt.id)
+    found = {}
+    for day in days:
+        if clashes := _too_close(day, visits, gap):
+            nearest = min(clashes, key=lambda v: abs((day - v.day).days))
+            side = "Too soon after" if nearest.day < day else "Too close to"
+            found[day] = f"{side} your {nearest.service.lower()} on {_short_day(nearest.day)}"
+    return found
+
+
+def _open_day_test(service: Service, providers: list[Provider], *, now: datetime,
+                   clinic: Clinic):
+    """Whether a clinic day can take this service: someone who gives it works that day and a
+    visit fits between their opening, the lead time and the horizon (README, "Slots")."""
+    earliest, latest = availability.bookable_window(now, clinic.tz, clinic.rules)
+    length = timedelta(minutes=service.duration_minutes)
+
+    def is_open(day: date) -> bool:
+        for hours in (h for p in providers for h in p.hours if h.weekday == day.weekday()):
+            opens = local_datetime(day, hours.starts, clinic.tz)
+            closes = local_datetime(day, hours.ends, clinic.tz)
+            if opens and closes and max(opens, earliest) + length <= closes and opens <= latest:
+                return True
+        return False
+
+    return is_open
+
+
+def _allowed_range(wanted: date, step: int, visits: list[CountedVisit], is_open, gap: int,
+                   first: date, last: date) -> dict[str, date] | None:
+    """The nearest run of open days that keep their distance, before (step -1) or after (+1)
+    the wanted day: {"from", "to"}, a side left out when the run reaches the booking window's
+    edge. None when there is no such day inside the window."""
+    day, near, far = wanted + timedelta(days=step), None, None
+    while first <= day <= last:
+        if _too_close(day, visits, gap):
+            if near is not None:
+                break  # the run of allowed days ends at the next visit's gap
+        elif is_open(day):
+            near, far = near or day, day
+        day += timedelta(days=step)
+    if near is None:
+        return None
+    reached_edge = not first <= day <= last
+    if step < 0:
+        return {"to": near} if reached_edge else {"from": far, "to": near}
+    return {"from": near} if reached_edge else {"from": near, "to": far}
+
+
+def _cadence_reason(session: Session, gap: int) -> str:
+    """Which services count and why, in the clinic's words (README, "Extraction cadence")."""
+    names = [n.lower() + "s" for n in session.scalars(
+        select(Service.name).where(Service.includes_extraction, Service.active)
+        .order_by(Service.id))]
+    often = _times_a_month(gap)
+    heal = (f"your skin needs {_span(gap)} to heal between them, so we book them at least "
+            f"{gap} days apart" + (f" ({often})." if often else "."))
+    if len(names) < 2:
+        return f"{''.join(names).capitalize() or 'These visits'} include extractions, and {heal}"
+    listed = ", ".join(names[:-1]) + " and " + names[-1]
+    both = "both" if len(names) == 2 else "all"
+    return f"{listed.capitalize()} {both} include extractions, and {heal}"
+
+
+NUMBER_WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight")
+DAYS_A_MONTH = 30  #: a calendar fact, for "once or twice a month"
+
+
+def _span(days: int) -> str:
+    """'about two weeks' for 14 days; 'time' when it isn't whole weeks (the exact days follow)."""
+    weeks, rest = divmod(days, 7)
+    if rest or not 0 < weeks < len(NUMBER_WORDS):
+        return "time"
+    return "about a week" if weeks == 1 else f"about {NUMBER_WORDS[weeks]} weeks"
+
+
+def _times_a_month(gap: int) -> str:
+    most = DAYS_A_MONTH // gap
+    if most < 1:
+        return ""
+    if most == 1:
+        return "about once a month"
+    if most == 2:
+        return "once or twice a month"
+    return f"up to {NUMBER_WORDS[most] if most < len(NUMBER_WORDS) else most} times a month"
+
+
+def _your_visits(clashes: list[CountedVisit], today: date) -> str:
+    """'You have a facial on Monday 1 March.'; visits already past read 'You had ...'."""
+    def listed(visits: list[CountedVisit]) -> str:
+        parts = [f"{_an(v.service.lower())} on {_long_day(v.day)}" for v in visits]
+        return ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]
+
+    past = [v for v in clashes if v.day < today]
+    coming = [v for v in clashes if v.day >= today]
+    if past and coming:
+        return f"You had {listed(past)} and have {listed(coming)}."
+    return f"You {'had' if past else 'have'} {listed(past or coming)}."
+
+
+def _choose_from(allowed: list[dict[str, date]]) -> str:
+    """'Choose a day on or before Sat 6 Mar, or from Sat 3 Apr.'"""
+    if not allowed:
+        return "No day you can book yet keeps that distance; please call the clinic."
+    return "Choose a day " + ", or ".join(_range_words(r) for r in allowed) + "."
+
+
+def _range_words(allowed: dict[str, date]) -> str:
+    first, last = allowed.get("from"), allowed.get("to")
+    if first and last:
+        if first == last:
+            return f"on {_short_day(first)}"
+        return f"from {_short_day(first)} to {_short_day(last)}"
+    return f"from {_short_day(first)}" if first else f"on or before {_short_day(last)}"
+
+
+def _an(noun: str) -> str:
+    return f"{'an' if noun[:1] in 'aeiou' else 'a'} {noun}"
+
+
+def _long_day(day: date) -> str:
+    return f"{day:%A} {day.day} {day:%B}"
+
+
+def _short_day(day: date) -> str:
+    return f"{day:%a} {day.day} {day:%b}"
 
 
 def _check_daily_limit(session: Session, client: Client, now: datetime, most: int) -> None:

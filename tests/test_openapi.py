@@ -170,7 +170,7 @@ def test_nullable_fields_are_unions_with_null(document):
 def test_every_extra_an_error_can_carry_is_declared(document):
     detail = document["components"]["schemas"]["ErrorDetail"]
     assert set(detail["properties"]) == {
-        "code", "message", "fields", "alternatives", "earliest_date", "earliest_start",
+        "code", "message", "fields", "alternatives", "earliest_date", "allowed", "earliest_start",
         "suggested_service", "current_status"}
     assert detail["required"] == ["code", "message", "fields"]
     assert detail["additionalProperties"] is False

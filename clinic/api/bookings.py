@@ -13,8 +13,8 @@ BOOKING_LIMIT = "30 per minute"
 RATE_LIMITED = (Error, "rate_limited: 30 a minute from one address")
 NOT_FOUND = (Error, "not_found: no booking has that token")
 REFUSED = (Error, "validation_error (a message for each field), or a clinic rule refuses it: "
-                  "too_soon (with earliest_date), lead_time (with earliest_start), "
-                  "needs_dermatologist (with suggested_service), off_grid, ...")
+                  "too_soon (with earliest_date and the allowed days), lead_time (with "
+                  "earliest_start), needs_dermatologist (with suggested_service), off_grid, ...")
 
 
 @bp.post("/bookings")

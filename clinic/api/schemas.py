@@ -272,6 +272,16 @@ class Followups(Answer):
     followups: list[Followup]
 
 
+class AllowedDays(Answer):
+    """Open clinic days a refused visit may take instead (too_soon): from `from` to `to`, each an
+    open, bookable day; a side left out runs to the edge of the booking window."""
+
+    first: ClinicDay | SkipJsonSchema[None] = Field(
+        None, alias="from", json_schema_extra=_not_always, description="The first allowed day")
+    last: ClinicDay | SkipJsonSchema[None] = Field(
+        None, alias="to", json_schema_extra=_not_always, description="The last allowed day")
+
+
 class ErrorDetail(Answer):
     code: str = Field(description="What went wrong, for programs: validation_error, "
                                   "slot_unavailable, too_soon, ...")
@@ -280,6 +290,10 @@ class ErrorDetail(Answer):
                                                "(client.phone, intake.concerns)")
     alternatives: list[Slot] | SkipJsonSchema[None] = sometimes()
     earliest_date: ClinicDay | SkipJsonSchema[None] = sometimes()
+    allowed: list[AllowedDays] | SkipJsonSchema[None] = Field(
+        None, json_schema_extra=_not_always,
+        description="too_soon: the open days on each side of the visits in the way, nearest "
+                    "first before them, then after; a side with no such day is left out")
     earliest_start: ClinicTime | SkipJsonSchema[None] = sometimes()
     suggested_service: str | None = sometimes()
     current_status: VisitStatus | SkipJsonSchema[None] = sometimes()

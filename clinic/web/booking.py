@@ -2,8 +2,18 @@
 
 from datetime import timedelta
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
 
 from .. import booking, clock
 from ..extensions import db, limiter
@@ -51,14 +61,15 @@ def slots(slug: str, day: str):
 @limiter.limit("30 per minute", methods=["POST"])
 def details(slug: str):
     service = _service(slug)
-    values = request.form if request.method == "POST" else request.args
+    values = request.form if request.method == "POST" else _typed_before(slug, request.args)
     try:
         # A "book this time instead" button sends alt_start along with the whole form.
         start = parse_aware(values.get("alt_start") or values.get("start", ""))
     except (ValueError, OverflowError):
         return redirect(url_for(".days", slug=slug))
     context = {"service": service, "start": start, "provider_id": values.get("provider", ""),
-               "concern_labels": CONCERN_LABELS, "form": values, "errors": {}, "problem": None}
+               "concern_labels": CONCERN_LABELS, "form": values, "errors": {}, "problem": None,
+               "other_days": []}
     if request.method == "GET":
         return render_template("booking/details.html", **context)
     try:
@@ -75,8 +86,22 @@ def details(slug: str):
     except booking.BookingError as exc:
         context["errors"] = _form_fields(exc.fields)
         context["problem"] = exc
+        context["other_days"] = _other_days(exc, start)
         return render_template("booking/details.html", **context), exc.status
     return redirect(url_for(".booked", token=appt.manage_token), code=303)
+
+
+@bp.post("/book/<slug>/other-day")
+@limiter.limit("30 per minute")
+def other_day(slug: str):
+    """From a cadence refusal to the day picker at an allowed day (README, "Extraction
+    cadence"). What was typed waits in the session for the next details page, so the phone
+    number never goes into a URL."""
+    _service(slug)
+    session[DRAFT] = {"service": slug, "form": _draft(request.form)}
+    first = picking.parse_day(request.form.get("from"))
+    return redirect(url_for(".days", slug=slug, provider=parse_id(request.form.get("provider")),
+                            **({"from": first.isoformat()} if first else {})), code=303)
 
 
 @bp.get("/booked/<token>")
@@ -115,6 +140,53 @@ def _payload(slug: str, form, start) -> dict:
                    "concerns": [c for c in form.getlist("concerns") if c in CONCERNS],
                    "event_date": form.get("event_date") or None},
     }
+
+
+DRAFT = "booking_draft"
+#: The details a client typed that survive picking another day, each with its longest length.
+DRAFT_FIELDS = {"name": 120, "phone": 40, "email": 254, "event_date": 10,
+                "uses_prescription_topicals": 3, "sms_consent": 3}
+
+
+def _draft(form) -> dict:
+    kept = {name: form.get(name, "")[:most] for name, most in DRAFT_FIELDS.items()
+            if isinstance(form.get(name), str)}
+    return {**kept, "concerns": [c for c in form.getlist("concerns") if c in CONCERNS]}
+
+
+def _typed_before(slug: str, args) -> MultiDict:
+    """The page's arguments, filled once with the details typed before a cadence refusal sent
+    the client to pick another day; the draft is dropped as soon as a details page shows."""
+    draft = session.pop(DRAFT, None)
+    values = MultiDict(args)
+    if not isinstance(draft, dict) or draft.get("service") != slug:
+        return values
+    typed = draft.get("form") if isinstance(draft.get("form"), dict) else {}
+    for name in DRAFT_FIELDS:
+        if isinstance(typed.get(name), str) and name not in values:
+            values[name] = typed[name]
+    if "concerns" not in values and isinstance(typed.get("concerns"), list):
+        values.setlist("concerns", [c for c in typed["concerns"] if c in CONCERNS])
+    return values
+
+
+def _other_days(exc: booking.BookingError, start) -> list[tuple[str, str]]:
+    """Buttons to the day picker for each range of days a cadence refusal allows."""
+    wanted = start.astimezone(clock.tz()).date()
+    found = []
+    for allowed in exc.extra.get("allowed", []):
+        first = picking.first_for(allowed, wanted)
+        if first is None:
+            continue
+        last = picking.parse_day(allowed.get("to"))
+        label = (f"Days up to {_short(last)}" if last and last < wanted
+                 else f"Days from {_short(first)}")
+        found.append((label, first.isoformat()))
+    return found
+
+
+def _short(day) -> str:
+    return f"{day:%a} {day.day} {day:%b}"
 
 
 def _form_fields(fields: dict[str, str]) -> dict[str, str]:

@@ -69,9 +69,14 @@ def reschedule_days(token: str):
     appt = _appointment(token)
     first = picking.first_day(request.args.get("from"))
     providers = picking.providers_for(appt.service)
+    # Days the extraction cadence would refuse are marked, so the client doesn't pick them
+    # (README, "Extraction cadence"); the booking page can't: nobody is known before the phone.
+    too_soon = booking.too_soon_days(db.session, appt, picking.fortnight(first),
+                                     clinic=clock.clinic())
     return render_template(
         "manage/days.html", appt=appt,
-        choices=picking.day_choices(appt.service, providers, first, ignore=appt.id),
+        choices=picking.day_choices(appt.service, providers, first, ignore=appt.id,
+                                    too_soon=too_soon),
         earlier=first - timedelta(days=picking.DAYS_SHOWN),
         later=first + timedelta(days=picking.DAYS_SHOWN), bounds=picking.bookable_range())
 
@@ -120,7 +125,8 @@ def reschedule(token: str):
         return redirect(url_for(".reschedule_days", token=token), code=303)
     except booking.BookingError as exc:
         flash(exc.message, "error")
-        return redirect(url_for(".reschedule_days", token=token), code=303)
+        return redirect(url_for(".reschedule_days", token=token, **_picker_at(exc, moved)),
+                        code=303)
     flash("Your visit has moved. The new time is below.", "ok")
     return redirect(url_for(".show", token=token), code=303)
 
@@ -128,6 +134,13 @@ def reschedule(token: str):
 @bp.get("/<token>/calendar.ics")
 def calendar(token: str):
     return ics_response(_appointment(token), clock.clinic())
+
+
+def _picker_at(exc: booking.BookingError, moved) -> dict[str, str]:
+    """A cadence refusal sends the picker to the allowed days nearest the refused one."""
+    wanted = moved.start.astimezone(clock.tz()).date()
+    first = picking.nearest_allowed(exc.extra.get("allowed", []), wanted)
+    return {"from": first.isoformat()} if first else {}
 
 
 def _appointment(token: str):
