@@ -267,18 +267,27 @@ def test_facial_with_cysts_suggests_a_dermatologist(phone, app, live_server):
     fill_details(page, concerns=("Deep, painful cysts",))
     page.get_by_role("button", name="Book facial").click()
 
-    suggestion = page.get_by_role("link", name="Book a dermatologist instead")
+    suggestion = page.get_by_role("button", name="Book a dermatologist instead")
     suggestion.wait_for()
-    assert urlsplit(suggestion.get_attribute("href")).path == "/book/extraction"
     assert page.get_by_label("Deep, painful cysts").is_checked()
     assert_fits_the_screen(page)
     phone.shot("04b-details-dermatologist")
     assert count_appointments(app) == 0
 
-    suggestion.click()
+    suggestion.click()  # the same day, and everything typed, carried to the dermatologist
     page.get_by_role("heading", name="Choose a day").wait_for()
     assert page.url.startswith(live_server + "/book/extraction")
+    assert "from=2027-03-02" in page.url
     assert "Dermatologist extraction" in page.locator(".meta").inner_text()
+    page.get_by_role("link", name=re.compile(r"^Tue 2 Mar\b")).click()
+    page.get_by_role("link", name="10:00 AM", exact=True).click()
+    page.get_by_role("heading", name="Your details").wait_for()
+    assert page.get_by_label("Full name").input_value() == "Dana Client"
+    assert page.get_by_label("Mobile number").input_value() == "(415) 555-2671"
+    assert page.get_by_label("Deep, painful cysts").is_checked()
+    page.get_by_role("button", name="Book dermatologist extraction").click()
+    page.get_by_role("heading", name="You're booked").wait_for()
+    assert count_appointments(app) == 1
 
 
 def test_time_taken_while_filling_the_form_offers_the_next_free_times(phone, client, app):

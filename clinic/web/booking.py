@@ -94,13 +94,17 @@ def details(slug: str):
 @bp.post("/book/<slug>/other-day")
 @limiter.limit("30 per minute")
 def other_day(slug: str):
-    """From a cadence refusal to the day picker at an allowed day (README, "Extraction
-    cadence"). What was typed waits in the session for the next details page, so the phone
-    number never goes into a URL."""
-    _service(slug)
+    """From a refusal to the day picker: at an allowed day after a cadence refusal (README,
+    "Extraction cadence"), or at the same day for the dermatologist triage suggested. What
+    was typed waits in the session for the next details page, so the phone number never goes
+    into a URL; a provider who doesn't give this service is dropped."""
+    service = _service(slug)
     session[DRAFT] = {"service": slug, "form": _draft(request.form)}
     first = picking.parse_day(request.form.get("from"))
-    return redirect(url_for(".days", slug=slug, provider=parse_id(request.form.get("provider")),
+    provider = parse_id(request.form.get("provider"))
+    if provider is not None and not picking.providers_for(service, provider):
+        provider = None
+    return redirect(url_for(".days", slug=slug, provider=provider,
                             **({"from": first.isoformat()} if first else {})), code=303)
 
 
