@@ -77,3 +77,13 @@ def test_no_pause_line_for_a_client_without_topicals(app):
     text.appointment.intake = {"uses_prescription_topicals": False}
     with app.test_request_context():
         assert "Pause" not in bodies.render(text)
+
+
+def test_the_reminder_names_the_address_when_it_fits(app):
+    with app.test_request_context():
+        assert "at 500 Market Street, San Francisco, CA 94105. Reply C" in bodies.render(
+            message("reminder"))
+    app.config["CLINIC_ADDRESS"] = "Suite 1200, The Very Long Medical Arts Building, " * 4
+    with app.test_request_context():
+        body = bodies.render(message("reminder"))
+    assert "Medical Arts" not in body and len(body) <= bodies.MAX_LENGTH

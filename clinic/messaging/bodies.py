@@ -31,9 +31,9 @@ def render(message: Message) -> str:
     window_from = start + timedelta(days=soonest)
     window_to = start + timedelta(days=latest)
     pause = pause_from(appt, clinic.tz)
-    text = render_template(
-        f"sms/{message.kind}.txt",
+    fields = dict(
         clinic_name=clinic.name,
+        address=clinic.address,
         clinic_phone=clinic.phone,
         weeks_since=since(clinic.rules.rebook_after_days),
         service_name=appt.service.name.lower(),
@@ -45,7 +45,10 @@ def render(message: Message) -> str:
         pause_from=short_day(pause) if pause else None,
         moved=any(e.action == VisitEvent.RESCHEDULED for e in appt.events),
     )
-    return fit(text)
+    text = fit(render_template(f"sms/{message.kind}.txt", **fields))
+    if len(text) > MAX_LENGTH and fields["address"]:  # the address only where it fits
+        text = fit(render_template(f"sms/{message.kind}.txt", **{**fields, "address": ""}))
+    return text
 
 
 def short_day(day: date | datetime) -> str:
