@@ -42,6 +42,8 @@ class Config:
         self.CLINIC_NAME = env("CLINIC_NAME", "Clear Skin Clinic")
         self.CLINIC_PHONE = env("CLINIC_PHONE", "+14155550100")
         self.CLINIC_ADDRESS = env("CLINIC_ADDRESS", "500 Market Street, San Francisco, CA 94105")
+        #: The cancellation policy in the clinic's words; by default it follows the rules.
+        self.CLINIC_CANCELLATION_POLICY = env("CLINIC_CANCELLATION_POLICY", "")
         self.CLINIC_TIMEZONE = env("CLINIC_TIMEZONE", "America/Los_Angeles")
         self.CLINIC_REGION = env("CLINIC_REGION", "US")  #: where a phone typed without +country is
         self.PUBLIC_BASE_URL = (env("PUBLIC_BASE_URL") or "http://127.0.0.1:5000").rstrip("/")

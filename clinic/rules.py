@@ -72,10 +72,13 @@ class Clinic:
     name: str = "the clinic"
     phone: str = ""
     address: str = ""
+    policy: str = ""  #: the cancellation policy as the clinic words it, if it does
 
 
 def cancellation_policy(clinic: Clinic) -> str:
-    """The policy in the clinic's words, from its late-change rule."""
+    """The policy in the clinic's words, or stated from its late-change rule."""
+    if clinic.policy:
+        return clinic.policy
     hours = int(clinic.rules.late_change.total_seconds() // 3600)
     return (f"Change or cancel online for free until {hours} hours before your visit. "
             f"A change closer to the visit is recorded as a late change.")
@@ -89,7 +92,8 @@ def current() -> Clinic:
         config = current_app.config
         g.clinic = Clinic(tz=ZoneInfo(config["CLINIC_TIMEZONE"]), rules=load_rules(),
                           name=config["CLINIC_NAME"], phone=config["CLINIC_PHONE"],
-                          address=config["CLINIC_ADDRESS"])
+                          address=config["CLINIC_ADDRESS"],
+                          policy=config.get("CLINIC_CANCELLATION_POLICY", ""))
     return g.clinic
 
 
