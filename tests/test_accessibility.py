@@ -99,12 +99,16 @@ def _after_the_visit(tab, token, client):
 PAGES = {
     "services": lambda tab, token, *_: tab.open("/"),
     "days": lambda tab, token, *_: tab.open("/book/facial"),
+    # Jumped near the end of the booking window: the day asked for and its month are marked.
+    "days-jumped": lambda tab, token, *_: tab.open("/book/facial?from=2027-04-28"),
     "slots": lambda tab, token, *_: tab.open("/book/facial/2027-03-02"),
     "details": lambda tab, token, *_: tab.open(DETAILS),
     "details-errors": _details_with_errors,
     "booked": lambda tab, token, *_: tab.open(f"/booked/{token()}"),
     "manage": lambda tab, token, *_: tab.open(f"/manage/{token()}"),
     "move-days": lambda tab, token, *_: tab.open(f"/manage/{token()}/reschedule"),
+    "move-days-jumped": lambda tab, token, *_: tab.open(
+        f"/manage/{token()}/reschedule?from=2027-04-28"),
     "move-slots": lambda tab, token, *_: tab.open(f"/manage/{token()}/reschedule/2027-03-03"),
     "confirm-cancel": lambda tab, token, *_: tab.open(f"/manage/{token()}/cancel"),
     "confirm-move": lambda tab, token, *_: tab.open(

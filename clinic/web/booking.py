@@ -1,7 +1,5 @@
 """The client's booking flow: service, day, slot, details and intake, confirmation."""
 
-from datetime import timedelta
-
 from flask import (
     Blueprint,
     abort,
@@ -36,13 +34,11 @@ def days(slug: str):
     service = _service(slug)
     provider_id = _provider_arg()
     providers = picking.providers_for(service, provider_id)
-    first = picking.first_day(request.args.get("from"))
+    picker = picking.page_at(request.args.get("from"))
     return render_template(
-        "booking/days.html", service=service,
-        choices=picking.day_choices(service, providers, first),
-        providers=picking.providers_for(service), provider_id=provider_id,
-        earlier=first - timedelta(days=picking.DAYS_SHOWN), later=first + timedelta(
-            days=picking.DAYS_SHOWN), bounds=picking.bookable_range())
+        "booking/days.html", service=service, picker=picker,
+        choices=picking.day_choices(service, providers, picker.first),
+        providers=picking.providers_for(service), provider_id=provider_id)
 
 
 @bp.get("/book/<slug>/<day>")

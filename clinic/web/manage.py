@@ -67,18 +67,16 @@ def cancel(token: str):
 @bp.get("/<token>/reschedule")
 def reschedule_days(token: str):
     appt = _appointment(token)
-    first = picking.first_day(request.args.get("from"))
+    picker = picking.page_at(request.args.get("from"))
     providers = picking.providers_for(appt.service)
     # Days the extraction cadence would refuse are marked, so the client doesn't pick them
     # (README, "Extraction cadence"); the booking page can't: nobody is known before the phone.
-    too_soon = booking.too_soon_days(db.session, appt, picking.fortnight(first),
+    too_soon = booking.too_soon_days(db.session, appt, picking.fortnight(picker.first),
                                      clinic=clock.clinic())
     return render_template(
-        "manage/days.html", appt=appt,
-        choices=picking.day_choices(appt.service, providers, first, ignore=appt.id,
-                                    too_soon=too_soon),
-        earlier=first - timedelta(days=picking.DAYS_SHOWN),
-        later=first + timedelta(days=picking.DAYS_SHOWN), bounds=picking.bookable_range())
+        "manage/days.html", appt=appt, picker=picker,
+        choices=picking.day_choices(appt.service, providers, picker.first, ignore=appt.id,
+                                    too_soon=too_soon))
 
 
 @bp.get("/<token>/reschedule/<day>")

@@ -17,6 +17,8 @@ class DayChoice:
     free: int
     open: bool  #: someone works that day, so no free time means fully booked
     too_soon: str | None = None  #: why the extraction cadence would refuse it, when it would
+    #: No free time because the booking window ends on it or before it: times open later.
+    opens_later: bool = False
 
 
 def providers_for(service: Service, provider_id: int | None = None) -> list[Provider]:
@@ -38,12 +40,73 @@ def day_choices(service: Service, providers: list[Provider], first: date,
     working = {h.weekday for p in providers for h in p.hours}
     days = [first + timedelta(days=i) for i in range(DAYS_SHOWN)]
     too_soon = too_soon or {}
-    return [DayChoice(d, counts[d], d.weekday() in working, too_soon.get(d)) for d in days]
+    last = bookable_range()[1]
+    return [DayChoice(d, counts[d], d.weekday() in working, too_soon.get(d),
+                      opens_later=not counts[d] and d >= last) for d in days]
 
 
 def fortnight(first: date) -> list[date]:
     """The days a picker page starting on `first` shows."""
     return [first + timedelta(days=i) for i in range(DAYS_SHOWN)]
+
+
+@dataclass(frozen=True)
+class Month:
+    label: str  #: "April", with the year when it isn't this year's
+    first: date  #: its first bookable day
+    current: bool  #: the day asked for is in it
+
+
+@dataclass(frozen=True)
+class PickerPage:
+    """Where a day picker page stands among the bookable days."""
+
+    wanted: date  #: the day asked for, moved into the bookable range
+    first: date  #: the first day shown
+    bounds: tuple[date, date]  #: the first and last bookable day
+
+    @property
+    def last(self) -> date:
+        return self.first + timedelta(days=DAYS_SHOWN - 1)
+
+    @property
+    def earlier(self) -> date:
+        return _page_start(self.first - timedelta(days=DAYS_SHOWN), self.bounds)
+
+    @property
+    def later(self) -> date:
+        return _page_start(self.first + timedelta(days=DAYS_SHOWN), self.bounds)
+
+    @property
+    def months(self) -> list[Month]:
+        """Each month of the booking window, opening at its first bookable day."""
+        today, last = self.bounds
+        found, month = [], today.replace(day=1)
+        while month <= last:
+            label = f"{month:%B}" if month.year == today.year else f"{month:%B} {month.year}"
+            found.append(Month(label, max(month, today),
+                               (month.year, month.month) == (self.wanted.year,
+                                                             self.wanted.month)))
+            month = (month + timedelta(days=31)).replace(day=1)
+        return found
+
+
+def page_at(requested: str | None) -> PickerPage:
+    """The picker page for a requested day (the `from` argument, typed or linked): the
+    fortnight starting on it, or, near the end of the booking window, the last fortnight, which
+    holds it. A malformed or out-of-range day asks for the nearest bookable one."""
+    bounds = bookable_range()
+    wanted = _within(parse_day(requested) or bounds[0], bounds)
+    return PickerPage(wanted, _page_start(wanted, bounds), bounds)
+
+
+def _page_start(day: date, bounds: tuple[date, date]) -> date:
+    """A page starts on a bookable day and shows no day past the last while it can."""
+    return _within(min(day, bounds[1] - timedelta(days=DAYS_SHOWN - 1)), bounds)
+
+
+def _within(day: date, bounds: tuple[date, date]) -> date:
+    return min(max(day, bounds[0]), bounds[1])
 
 
 def first_for(allowed: dict[str, str], wanted: date) -> date | None:
@@ -73,10 +136,9 @@ def slots_on(service: Service, providers: list[Provider], day: date, ignore: int
 
 
 def first_day(requested: str | None) -> date:
-    """The first day to show: the requested one, but never before today or past the horizon."""
-    today, last = bookable_range()
-    day = parse_day(requested) or today
-    return min(max(day, today), last)
+    """The requested day moved into the bookable range: never before today or past the horizon."""
+    bounds = bookable_range()
+    return _within(parse_day(requested) or bounds[0], bounds)
 
 
 def parse_day(text: str | None) -> date | None:
