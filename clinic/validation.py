@@ -116,7 +116,7 @@ def whole_number(value: Any) -> int:
 
 def true_or_false(value: Any) -> bool:
     if not isinstance(value, bool):
-        refuse("Required: true or false.")
+        refuse("Please answer yes or no.")
     return value
 
 
