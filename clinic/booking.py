@@ -408,11 +408,18 @@ def _too_close(day: date, visits: list[CountedVisit], gap: int) -> list[CountedV
 def too_soon_days(session: Session, appt: Appointment, days: list[date], *,
                   clinic: Clinic) -> dict[date, str]:
     """Why the cadence would refuse moving `appt` to each of these days, for the day picker."""
-    if not days or not appt.service.includes_extraction:
+    return too_soon_for(session, appt.client_id, appt.service, days, clinic=clinic,
+                        ignore=appt.id)
+
+
+def too_soon_for(session: Session, client_id: int, service: Service, days: list[date], *,
+                 clinic: Clinic, ignore: int | None = None) -> dict[date, str]:
+    """Why the cadence would refuse this client `service` on each of these days."""
+    if not days or not service.includes_extraction:
         return {}
     gap = clinic.rules.extraction_gap_days
-    visits = counted_visits(session, appt.client_id, min(days) - timedelta(days=gap),
-                            clinic=clinic, ignore=appt.id)
+    visits = counted_visits(session, client_id, min(days) - timedelta(days=gap),
+                            clinic=clinic, ignore=ignore)
     found = {}
     for day in days:
         if clashes := _too_close(day, visits, gap):

@@ -266,3 +266,15 @@ def test_the_move_picker_with_too_soon_days_is_accessible(book, visit, axe_scrip
         assert page.get_by_role("link", name=re.compile(r"^Wed 3 Mar")).count() == 0
         assert_accessible(page, axe_script)
     tab.shot("cadence-move-picker")
+
+
+def test_a_known_client_arriving_with_their_details_sees_too_soon_days(client, book, app):
+    """The rebook button (or a refusal) carries their phone: the public picker marks days."""
+    book("2027-03-02T11:00:00-08:00", service="extraction", phone="+14155552671")
+    r = client.post("/book/facial/other-day", data={"from": "2027-03-03", "name": "Dana",
+                                                     "phone": "+14155552671"})
+    assert r.status_code == 303
+    html = client.get(r.location).get_data(as_text=True)
+    assert "Too soon after your dermatologist extraction on Tue 2 Mar" in html
+    stranger = app.test_client()  # no details carried over: nothing to mark
+    assert "Too soon" not in stranger.get("/book/facial?from=2027-03-03").get_data(as_text=True)

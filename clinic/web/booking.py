@@ -15,7 +15,8 @@ from werkzeug.datastructures import MultiDict
 
 from .. import booking, clock
 from ..extensions import db, limiter
-from ..models import Service
+from ..models import Client, Service
+from ..phones import normalise_phone
 from ..rules import CONCERN_LABELS, CONCERNS
 from ..timeutil import parse_aware
 from ..validation import InvalidInput, parse_booking, parse_id, printable
@@ -37,8 +38,27 @@ def days(slug: str):
     picker = picking.page_at(request.args.get("from"))
     return render_template(
         "booking/days.html", service=service, picker=picker,
-        choices=picking.day_choices(service, providers, picker.first),
+        choices=picking.day_choices(service, providers, picker.first,
+                                    too_soon=_too_soon_for_draft(slug, service, picker.first)),
         providers=picking.providers_for(service), provider_id=provider_id)
+
+
+def _too_soon_for_draft(slug: str, service: Service, first) -> dict:
+    """Days the cadence would refuse a client the clinic knows: one who arrives with their
+    details carried over (a refusal, or the rebook button), so they don't pick them."""
+    draft = session.get(DRAFT)
+    if not isinstance(draft, dict) or draft.get("service") != slug:
+        return {}
+    typed = draft.get("form") if isinstance(draft.get("form"), dict) else {}
+    try:
+        phone = normalise_phone(str(typed.get("phone", "")), current_app.config["CLINIC_REGION"])
+    except ValueError:
+        return {}
+    client = db.session.scalar(select(Client).where(Client.phone == phone))
+    if client is None:
+        return {}
+    return booking.too_soon_for(db.session, client.id, service, picking.fortnight(first),
+                                clinic=clock.clinic())
 
 
 @bp.get("/book/<slug>/<day>")
