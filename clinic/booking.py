@@ -158,7 +158,7 @@ def reschedule(session: Session, appt: Appointment, start: datetime, *, now: dat
             _check_changeable(appt, now)
             if service.includes_extraction:
                 _check_cadence(session, appt.client_id, start, service, providers,
-                               now=now, clinic=clinic, ignore=appt.id)
+                               now=now, clinic=clinic, ignore=appt.id, name_visits=True)
             provider = _free_provider(session, service, providers, start, clinic,
                                       ignore=appt.id)
             _move(session, appt, start, provider, now=now, clinic=clinic, actor=actor)
@@ -347,9 +347,13 @@ class _Overlap(Exception):
 
 def _check_cadence(session: Session, client_id: int, start: datetime, service: Service,
                    providers: list[Provider], *, now: datetime, clinic: Clinic,
-                   ignore: int | None = None) -> None:
+                   ignore: int | None = None, name_visits: bool = False) -> None:
     """Visits that include extraction fall `extraction_gap_days` clinic days apart (README,
-    "Extraction cadence"); a refusal names the visits in the way and the open days around them.
+    "Extraction cadence"); a refusal states the open days around the visits in the way.
+
+    It names those visits only to a client who proved who they are (`name_visits`: a move
+    through their manage link); a booking is made with a phone number anyone may type, so
+    its refusal never says what that number has booked, or when.
     """
     gap, tz = clinic.rules.extraction_gap_days, clinic.tz
     first_day, last_day = availability.bookable_days(now, tz, clinic.rules)
@@ -369,11 +373,15 @@ def _check_cadence(session: Session, client_id: int, start: datetime, service: S
     why, today = _cadence_reason(session, gap), now.astimezone(tz).date()
     raise BookingError(
         "too_soon",
-        f"{why} {_your_visits(clashes, today)} {_choose_from(allowed)}",
+        f"{why} {_your_visits(clashes, today) if name_visits else SOMETHING_CLOSE} "
+        f"{_choose_from(allowed)}",
         {"start": f"Choose a day {gap} days or more from your other visits."},
         earliest_date=earliest.isoformat(),
         allowed=[{k: d.isoformat() for k, d in r.items()} for r in allowed],
     )
+
+
+SOMETHING_CLOSE = "This number already has such a visit close to that day."
 
 
 @dataclass(frozen=True)

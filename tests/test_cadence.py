@@ -27,13 +27,23 @@ WHY = ("Facials and dermatologist extractions both include extractions, and your
        "twice a month).")
 
 
-def refusal(app, start: str, clinic=None) -> BookingError:
-    """Books an extraction in the domain for the client with PHONE; the cadence must refuse it."""
+def refusal(app, start: str, clinic=None, name_visits: bool = False) -> BookingError:
+    """Books an extraction in the domain for the client with PHONE; the cadence must refuse it.
+    With `name_visits`, asks as for a client who proved who they are (a move)."""
     req = BookingRequest(service="extraction", start=datetime.fromisoformat(start),
                          client=ClientDetails("Dana Client", PHONE), sms_consent=True,
                          uses_prescription_topicals=False)
     with app.app_context():
         with pytest.raises(BookingError) as caught:
+            if name_visits:
+                from clinic.models import Client, Service
+
+                service = db.session.scalar(select(Service).where(Service.slug == "extraction"))
+                client_id = db.session.scalar(select(Client.id).where(Client.phone == PHONE))
+                booking._check_cadence(db.session, client_id, req.start, service,
+                                       booking.providers_for(db.session, service, None),
+                                       now=NOW, clinic=clinic or rules.current(),
+                                       name_visits=True)
             booking.book(db.session, req, now=NOW, clinic=clinic or rules.current())
     assert caught.value.code == "too_soon"
     return caught.value
@@ -54,8 +64,9 @@ def open_sundays(app, role: str = "aesthetician") -> None:
 def test_the_refusal_names_the_facial_in_the_way_and_the_days_on_both_sides(app, book):
     assert book("2027-03-20T09:00:00-07:00").status_code == 201  # a facial, Saturday 20 March
     exc = refusal(app, "2027-03-10T09:00:00-08:00")
-    assert exc.message == (f"{WHY} You have a facial on Saturday 20 March. "
+    assert exc.message == (f"{WHY} {booking.SOMETHING_CLOSE} "
                            "Choose a day on or before Sat 6 Mar, or from Sat 3 Apr.")
+    assert "20 March" not in exc.message  # a phone number proves nothing: no visit named
     assert exc.extra["allowed"] == [{"to": "2027-03-06"}, {"from": "2027-04-03"}]
     assert exc.extra["earliest_date"] == "2027-03-01"  # unchanged: the first day that keeps away
 
@@ -74,8 +85,7 @@ def test_no_before_side_when_it_would_be_in_the_past(app, book):
     assert book("2027-03-02T09:00:00-08:00", service="extraction").status_code == 201
     exc = refusal(app, "2027-03-15T09:00:00-07:00")
     assert exc.extra["allowed"] == [{"from": "2027-03-16"}]
-    assert exc.message.endswith("You have a dermatologist extraction on Tuesday 2 March. "
-                                "Choose a day from Tue 16 Mar.")
+    assert exc.message.endswith(f"{booking.SOMETHING_CLOSE} Choose a day from Tue 16 Mar.")
 
 
 def test_a_range_that_ends_at_the_next_visit_says_so(app, book):
@@ -92,7 +102,7 @@ def test_every_visit_in_the_way_is_named(app, book):
     assert book("2027-03-06T09:00:00-08:00").status_code == 201
     assert book("2027-03-22T09:00:00-07:00", service="extraction").status_code == 201
     # Neither neighbour is 14 days away, and nothing before the first is bookable.
-    exc = refusal(app, "2027-03-13T09:00:00-08:00")
+    exc = refusal(app, "2027-03-13T09:00:00-08:00", name_visits=True)  # a proven client
     assert ("You have a facial on Saturday 6 March and a dermatologist extraction on Monday "
             "22 March. Choose a day from Mon 5 Apr.") in exc.message
     assert exc.extra["allowed"] == [{"from": "2027-04-05"}]
@@ -124,7 +134,7 @@ def test_the_api_answers_the_allowed_days_beside_earliest_date(book):
     err = r.json["error"]
     assert err["earliest_date"] == "2027-03-01"
     assert err["allowed"] == [{"to": "2027-03-06"}, {"from": "2027-04-03"}]
-    assert "You have a facial on Saturday 20 March." in err["message"]
+    assert booking.SOMETHING_CLOSE in err["message"] and "20 March" not in err["message"]
 
 
 def test_the_document_declares_the_allowed_days(client):
@@ -145,7 +155,7 @@ def test_the_details_page_links_to_the_picker_at_each_allowed_day(book, client):
     r = client.post("/book/extraction/details", data=DETAILS)
     assert r.status_code == 422
     page = r.get_data(as_text=True)
-    assert "You have a facial on Saturday 20 March." in page
+    assert booking.SOMETHING_CLOSE in page and "20 March" not in page
     buttons = re.findall(r'<button[^>]*formaction="/book/extraction/other-day" name="from" '
                          r'value="([\d-]+)">([^<]+)</button>', page)
     assert buttons == [("2027-03-01", "Days up to Sat 6 Mar"),
@@ -236,7 +246,7 @@ def test_a_client_follows_the_refusal_to_an_allowed_day_and_books(book, visit, a
     page = tab.open("/book/extraction/details?start=2027-03-10T09:00:00-08:00")
     test_browser.fill_details(page, concerns=("Milia (small hard white bumps)",), topicals="Yes")
     page.get_by_role("button", name="Book dermatologist extraction").click()
-    page.get_by_text("You have a facial on Saturday 20 March.").wait_for()
+    page.get_by_text(booking.SOMETHING_CLOSE).wait_for()
     assert_accessible(page, axe_script)
     tab.shot("cadence-refusal")
 
@@ -268,13 +278,26 @@ def test_the_move_picker_with_too_soon_days_is_accessible(book, visit, axe_scrip
     tab.shot("cadence-move-picker")
 
 
-def test_a_known_client_arriving_with_their_details_sees_too_soon_days(client, book, app):
-    """The rebook button (or a refusal) carries their phone: the public picker marks days."""
-    book("2027-03-02T11:00:00-08:00", service="extraction", phone="+14155552671")
-    r = client.post("/book/facial/other-day", data={"from": "2027-03-03", "name": "Dana",
-                                                     "phone": "+14155552671"})
+def test_a_client_from_their_visit_page_sees_too_soon_days(client, book, app):
+    """The rebook button posts the visit's token: the public picker marks that client's days."""
+    token = book("2027-03-02T11:00:00-08:00", service="extraction").json["booking"]["token"]
+    r = client.post("/book/facial/other-day", data={"from": "2027-03-03", "token": token})
     assert r.status_code == 303
     html = client.get(r.location).get_data(as_text=True)
     assert "Too soon after your dermatologist extraction on Tue 2 Mar" in html
-    stranger = app.test_client()  # no details carried over: nothing to mark
-    assert "Too soon" not in stranger.get("/book/facial?from=2027-03-03").get_data(as_text=True)
+
+
+def test_a_typed_phone_number_marks_no_days(client, book, app):
+    """Anyone may type a number: it must not reveal what that number has booked."""
+    book("2027-03-02T11:00:00-08:00", service="extraction")
+    r = client.post("/book/facial/other-day", data={"from": "2027-03-03", "name": "Mallory",
+                                                     "phone": "+14155552671"})
+    assert "Too soon" not in client.get(r.location).get_data(as_text=True)
+
+
+def test_details_carried_over_are_forgotten_after_half_an_hour(client, book, clock):
+    token = book("2027-03-02T11:00:00-08:00", service="extraction").json["booking"]["token"]
+    client.post("/book/facial/other-day", data={"from": "2027-03-20", "token": token})
+    clock.advance(minutes=31)
+    details = client.get("/book/facial/details?start=2027-03-22T10:00:00-07:00")
+    assert "+14155552671" not in details.get_data(as_text=True)

@@ -83,7 +83,7 @@ def test_cancelling_cancels_unsent_messages(book, client, app):
 
 def test_a_cancelled_visit_texts_its_client_once_but_not_in_quiet_hours(book, client, app,
                                                                         dispatch, clock, sms):
-    token = book(TUE_9).json["booking"]["token"]
+    token = book("2027-03-02T14:00:00-08:00").json["booking"]["token"]
     dispatch(clock.now)  # the confirmation
     clock.now = parse_aware("2027-03-01T21:30:00-08:00")
     client.post(f"/api/v1/bookings/{token}/cancel")
@@ -93,7 +93,7 @@ def test_a_cancelled_visit_texts_its_client_once_but_not_in_quiet_hours(book, cl
     dispatch(parse_aware("2027-03-02T09:00:00-08:00"))
     dispatch(parse_aware("2027-03-02T10:00:00-08:00"))
     assert [body for _, _, body in sms.sent][1:] == [
-        "Clear Skin Clinic: your facial on Tue 2 Mar at 9:00 AM is cancelled. To book again: "
+        "Clear Skin Clinic: your facial on Tue 2 Mar at 2:00 PM is cancelled. To book again: "
         "http://clinic.test/book/facial"]
 
 
@@ -512,3 +512,26 @@ def test_a_status_outside_the_enum_is_refused_before_the_database(app, book):
         with pytest.raises(StatementError, match="'lost' is not among the defined enum values"):
             db.session.commit()
         db.session.rollback()
+
+
+def test_no_cancellation_text_once_the_visit_has_started(book, app, clock, sms, dispatch):
+    from clinic import visits
+
+    book(TUE_9)
+    with app.app_context():
+        appt = db.session.scalar(select(Appointment))
+        visits.change_status(db.session, appt, "cancelled",
+                             now=parse_aware("2027-03-02T11:00:00-08:00"), clinic=CLINIC,
+                             actor="staff:1")
+    assert messages(app)["cancellation"].status == "skipped"
+    dispatch(parse_aware("2027-03-02T12:00:00-08:00"))
+    assert not any("is cancelled" in body for _, _, body in sms.sent)
+
+
+def test_a_cancellation_held_by_quiet_hours_past_the_visit_is_not_sent(book, client, app,
+                                                                       clock):
+    token = book(TUE_9).json["booking"]["token"]
+    clock.now = parse_aware("2027-03-01T21:00:00-08:00")  # the night before a 9:00 visit
+    client.post(f"/api/v1/bookings/{token}/cancel")
+    cancellation = messages(app)["cancellation"]
+    assert cancellation.status == "skipped" and "quiet hours" in cancellation.note

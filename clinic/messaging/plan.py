@@ -119,9 +119,15 @@ def plan_completion(session: Session, appt: Appointment, *, now: datetime,
 def plan_cancellation(session: Session, appt: Appointment, *, now: datetime,
                       clinic: Clinic) -> None:
     """A cancelled visit: its unsent texts are cancelled and the client is told, though not
-    in quiet hours (an opt-out is honoured when it is sent)."""
+    in quiet hours and never once the visit's time has come (an opt-out is honoured when it
+    is sent)."""
     cancel_unsent(session, appt, now=now, note="visit cancelled")
-    _add(session, appt, now, [Planned(MessageKind.CANCELLATION, quiet(now, clinic))])
+    start = appt.start_at
+    if now >= start:
+        text = Planned(MessageKind.CANCELLATION, now, start, skipped="the visit had started")
+    else:
+        text = _before_start(MessageKind.CANCELLATION, now, start, clinic)
+    _add(session, appt, now, [text])
 
 
 def cancel_unsent(session: Session, appt: Appointment, *, now: datetime, note: str) -> int:

@@ -1,5 +1,7 @@
 """The client's booking flow: service, day, slot, details and intake, confirmation."""
 
+from datetime import timedelta
+
 from flask import (
     Blueprint,
     abort,
@@ -15,8 +17,7 @@ from werkzeug.datastructures import MultiDict
 
 from .. import booking, clock
 from ..extensions import db, limiter
-from ..models import Client, Service
-from ..phones import normalise_phone
+from ..models import Service
 from ..rules import CONCERN_LABELS, CONCERNS
 from ..timeutil import parse_aware
 from ..validation import InvalidInput, parse_booking, parse_id, printable
@@ -43,21 +44,36 @@ def days(slug: str):
         providers=picking.providers_for(service), provider_id=provider_id)
 
 
+def _fresh(draft) -> dict | None:
+    """A draft younger than DRAFT_KEPT; an older one (a client who walked away) is forgotten."""
+    if not isinstance(draft, dict) or not isinstance(draft.get("at"), int | float):
+        return None
+    return draft if clock.now().timestamp() - draft["at"] < DRAFT_KEPT.total_seconds() else None
+
+
+def _known_visit_draft(slug: str, token: str | None) -> dict | None:
+    """The rebook button posts the visit's manage token, never the client's details: the
+    draft is built here from the visit, and remembers whose it is."""
+    appt = booking.find_by_token(db.session, token) if token else None
+    if appt is None:
+        return None
+    client = appt.client
+    typed = {"name": (appt.intake or {}).get("name_given") or client.name,
+             "phone": client.phone, "email": client.email or ""}
+    return {"service": slug, "form": typed, "client_id": client.id}
+
+
 def _too_soon_for_draft(slug: str, service: Service, first) -> dict:
-    """Days the cadence would refuse a client the clinic knows: one who arrives with their
-    details carried over (a refusal, or the rebook button), so they don't pick them."""
-    draft = session.get(DRAFT)
-    if not isinstance(draft, dict) or draft.get("service") != slug:
+    """Days the cadence would refuse a client who proved who they are (they came from their
+    own visit page's rebook button), so they don't pick them. A phone number typed into a
+    form proves nothing: it marks no days."""
+    draft = _fresh(session.get(DRAFT))
+    if draft is None or draft.get("service") != slug:
         return {}
-    typed = draft.get("form") if isinstance(draft.get("form"), dict) else {}
-    try:
-        phone = normalise_phone(str(typed.get("phone", "")), current_app.config["CLINIC_REGION"])
-    except ValueError:
+    client_id = draft.get("client_id")
+    if not isinstance(client_id, int):
         return {}
-    client = db.session.scalar(select(Client).where(Client.phone == phone))
-    if client is None:
-        return {}
-    return booking.too_soon_for(db.session, client.id, service, picking.fortnight(first),
+    return booking.too_soon_for(db.session, client_id, service, picking.fortnight(first),
                                 clinic=clock.clinic())
 
 
@@ -115,7 +131,8 @@ def other_day(slug: str):
     was typed waits in the session for the next details page, so the phone number never goes
     into a URL; a provider who doesn't give this service is dropped."""
     service = _service(slug)
-    session[DRAFT] = {"service": slug, "form": _draft(request.form)}
+    session[DRAFT] = {**(_known_visit_draft(slug, request.form.get("token")) or {
+        "service": slug, "form": _draft(request.form)}), "at": clock.now().timestamp()}
     first = picking.parse_day(request.form.get("from"))
     provider = parse_id(request.form.get("provider"))
     if provider is not None and not picking.providers_for(service, provider):
@@ -163,6 +180,7 @@ def _payload(slug: str, form, start) -> dict:
 
 
 DRAFT = "booking_draft"
+DRAFT_KEPT = timedelta(minutes=30)  #: how long typed details wait for the next details page
 #: The details a client typed that survive picking another day, each with its longest length.
 DRAFT_FIELDS = {"name": 120, "phone": 40, "email": 254, "event_date": 10,
                 "uses_prescription_topicals": 3, "sms_consent": 3}
@@ -177,7 +195,7 @@ def _draft(form) -> dict:
 def _typed_before(slug: str, args) -> MultiDict:
     """The page's arguments, filled once with the details typed before a cadence refusal sent
     the client to pick another day; the draft is dropped as soon as a details page shows."""
-    draft = session.pop(DRAFT, None)
+    draft = _fresh(session.pop(DRAFT, None))
     values = MultiDict(args)
     if not isinstance(draft, dict) or draft.get("service") != slug:
         return values

@@ -1,5 +1,7 @@
 """a cancelled visit texts its client: 'cancellation' becomes a kind of message
 
+Downgrading deletes the cancellation texts and their history: the older schema cannot hold them.
+
 Revision ID: 0005
 Revises: 0004
 Create Date: 2026-11-30 19:20:00.000000
