@@ -87,7 +87,7 @@ def test_six_weeks_ahead_is_one_step(client, picker):
     assert "Mon 12 Apr to Sun 25 Apr" in page
     assert jump_form(page)["value"] == "2027-04-12"
     assert f'href="{picker}/2027-04-12' in page  # a day to choose
-    assert 'aria-current="date"' not in page  # the day asked for opens the fortnight
+    assert "day-asked" not in page  # the day asked for opens the fortnight: nothing to mark
     pager = links(page)
     assert from_of(pager["← Earlier"]) == "2027-03-29"
     assert from_of(pager["Later →"]) == "2027-04-17"  # the last fortnight, not past the window
@@ -124,7 +124,7 @@ def test_a_day_near_the_end_shows_the_last_fortnight_and_marks_it(client, picker
     days = shown(page)
     assert (days[0], days[-1]) == ("17 Apr", "30 Apr")  # no day past the booking window
     assert jump_form(page)["value"] == "2027-04-28"
-    asked = re.findall(r'class="day[^"]*day-asked"[^>]*aria-current="date">\s*'
+    asked = re.findall(r'class="day[^"]*day-asked"[^>]*aria-current="true">\s*'
                        r'<span class="dname">(\w+)</span>\s*<span class="dnum">([^<]+)<', page)
     assert asked == [("Wed", "28 Apr")]
     assert "Later →" not in links(page)
@@ -223,7 +223,7 @@ def test_a_client_jumps_six_weeks_ahead_in_one_step(visit, client, size):
     page.get_by_label("Go to a day").fill("2027-04-28")
     page.get_by_role("button", name="Show").click()
     page.get_by_role("heading", name="Sat 17 Apr to Fri 30 Apr").wait_for()
-    asked = page.locator('[aria-current="date"]')
+    asked = page.locator(".day-asked[aria-current=true]")
     assert asked.count() == 1
     assert "28 Apr" in asked.inner_text()
     assert page.get_by_role("link", name="Later →").count() == 0
