@@ -175,24 +175,14 @@ def test_nul_in_a_url_is_a_4xx_or_ignored(book, client, url, status):
         assert r.json["error"]["fields"]
 
 
-def staff_token(runner) -> str:
-    created = runner.invoke(args=["create-staff", "desk@clinic.test", "--name", "Desk"],
-                            input="correct horse battery\n")
-    assert created.exit_code == 0, created.output
-    issued = runner.invoke(args=["issue-token", "desk@clinic.test"])
-    assert issued.exit_code == 0, issued.output
-    return issued.output.strip()
-
-
-def test_nul_in_staff_queries_and_bodies_is_a_422(book, client, app, runner):
+def test_nul_in_staff_queries_and_bodies_is_a_422(book, client, app, staff_auth):
     book(TUE_9)
     [appt] = rows(app, Appointment)
-    auth = {"Authorization": f"Bearer {staff_token(runner)}"}
-    day = client.get("/api/v1/staff/appointments?date=2027-03-02%00", headers=auth)
+    day = client.get("/api/v1/staff/appointments?date=2027-03-02%00", headers=staff_auth)
     assert (day.status_code, list(day.json["error"]["fields"])) == (422, ["date"])
-    listed = client.get("/api/v1/staff/followups?status=open%00", headers=auth)
+    listed = client.get("/api/v1/staff/followups?status=open%00", headers=staff_auth)
     assert (listed.status_code, list(listed.json["error"]["fields"])) == (422, ["status"])
-    changed = client.post(f"/api/v1/staff/appointments/{appt.id}/status", headers=auth,
+    changed = client.post(f"/api/v1/staff/appointments/{appt.id}/status", headers=staff_auth,
                           json={"status": "no_\x00show"})
     assert (changed.status_code, list(changed.json["error"]["fields"])) == (422, ["status"])
     moved = client.post(f"/api/v1/bookings/{appt.manage_token}/reschedule",

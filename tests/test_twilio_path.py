@@ -11,7 +11,6 @@ from clinic.models import Client, Message
 from clinic.timeutil import parse_aware
 
 FACIAL = "2027-03-04T14:00:00-08:00"  # Thursday
-STAFF_PASSWORD = "correct horse battery"
 
 
 def rows(app) -> list[Message]:
@@ -47,20 +46,13 @@ def step_through(app, dispatch, until):
                 order.append(m.kind)
 
 
-def staff_token(runner) -> dict:
-    runner.invoke(args=["create-staff", "desk@clinic.test", "--name", "Desk"],
-                  input=STAFF_PASSWORD + "\n")
-    token = runner.invoke(args=["issue-token", "desk@clinic.test"]).output.strip()
-    return {"Authorization": f"Bearer {token}"}
-
-
 def set_status(client, headers, visit_id, status):
     r = client.post(f"/api/v1/staff/appointments/{visit_id}/status", json={"status": status},
                     headers=headers)
     assert r.status_code == 200, r.json
 
 
-def test_whole_life_of_a_facial(book, client, runner, app, dispatch, twilio, clock):
+def test_whole_life_of_a_facial(book, client, staff_auth, app, dispatch, twilio, clock):
     booking = book(FACIAL, uses_prescription_topicals=True).json["booking"]
     order = step_through(app, dispatch, parse_aware(FACIAL))
     assert order == ["confirmation", "pre_visit_pause", "reminder"]
@@ -68,7 +60,7 @@ def test_whole_life_of_a_facial(book, client, runner, app, dispatch, twilio, clo
     assert plan["pre_visit_pause"].sent_at == parse_aware("2027-03-01T10:00:00-08:00")
     assert plan["reminder"].sent_at == parse_aware("2027-03-03T14:00:00-08:00")
 
-    headers = staff_token(runner)
+    headers = staff_auth
     clock.now = parse_aware(FACIAL)
     set_status(client, headers, booking["id"], "checked_in")
     clock.now = parse_aware("2027-03-04T15:05:00-08:00")
