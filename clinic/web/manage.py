@@ -95,8 +95,7 @@ def confirm_move(token: str):
     """Moving asks once, naming the old and the new time; the form posts to `reschedule`."""
     appt = _appointment(token)
     try:
-        moved = read(RescheduleIn, {"start": request.args.get("start"),
-                                    "provider_id": parse_id(request.args.get("provider"))})
+        moved = _move_asked(request.args)
     except InvalidInput:
         flash("Choose one of the times shown.", "error")
         return redirect(url_for(".reschedule_days", token=token), code=303)
@@ -113,9 +112,7 @@ def confirm_move(token: str):
 def reschedule(token: str):
     appt = _appointment(token)
     try:
-        # The API's model for a move; a provider id that isn't one means any provider.
-        moved = read(RescheduleIn, {"start": request.form.get("start"),
-                                    "provider_id": parse_id(request.form.get("provider"))})
+        moved = _move_asked(request.form)
         booking.reschedule(db.session, appt, moved.start, provider_id=moved.provider_id,
                            now=clock.now(), clinic=clock.clinic())
     except InvalidInput:
@@ -139,6 +136,13 @@ def _picker_at(exc: booking.BookingError, moved) -> dict[str, str]:
     wanted = moved.start.astimezone(clock.tz()).date()
     first = picking.nearest_allowed(exc.extra.get("allowed", []), wanted)
     return {"from": first.isoformat()} if first else {}
+
+
+def _move_asked(values) -> RescheduleIn:
+    """The API's model for a move, from the confirm page's link or its form; a provider id
+    that isn't one means any provider."""
+    return read(RescheduleIn, {"start": values.get("start"),
+                               "provider_id": parse_id(values.get("provider"))})
 
 
 def _appointment(token: str):
