@@ -5,13 +5,13 @@ from __future__ import annotations
 import random
 from datetime import datetime
 
-from sqlalchemy import select, true
+from sqlalchemy import true
 from sqlalchemy.orm import Session
 
 from ..enums import MessageStatus, Outcome
 from ..rules import Clinic
-from ..tx import dialect, transaction
-from .dispatch import record_failure
+from ..tx import transaction
+from .dispatch import locked_messages, record_failure
 from .models import Message, MessageEvent
 from .senders import classify
 
@@ -56,9 +56,7 @@ def record_status(session: Session, *, sid: str, status: str, error_code: int | 
 
 def _message(session: Session, sid: str, message_id: int | None,
              attempt: int | None) -> Message | None:
-    query = select(Message).execution_options(populate_existing=True)
-    if dialect(session) == "postgresql":
-        query = query.with_for_update()
+    query = locked_messages(session)
     message = session.scalar(query.where(Message.provider_sid == sid))
     if message is None and message_id is not None:
         current = (Message.attempts == attempt) if attempt is not None else true()

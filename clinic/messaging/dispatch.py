@@ -179,22 +179,23 @@ def schedule_retry(message: Message, *, now: datetime, clinic: Clinic, rng: rand
     return Outcome.RETRY
 
 
+def locked_messages(session: Session, *, skip_locked: bool = False):
+    """A query for texts as they are now, each locked against other writers until the
+    transaction ends (PostgreSQL; SQLite's BEGIN IMMEDIATE already keeps them out)."""
+    query = select(Message).execution_options(populate_existing=True)
+    if dialect(session) == "postgresql":
+        query = query.with_for_update(skip_locked=skip_locked)
+    return query
+
+
 def _next(session: Session, where: tuple, order: tuple) -> Message | None:
     """The first row matching, locked; on PostgreSQL rows other dispatchers hold are skipped."""
-    query = (select(Message).where(*where).order_by(*order).limit(1)
-             .execution_options(populate_existing=True))
-    if dialect(session) == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    return session.scalar(query)
+    return session.scalar(locked_messages(session, skip_locked=True)
+                          .where(*where).order_by(*order).limit(1))
 
 
 def _locked(session: Session, message_id: int) -> Message | None:
-    """The row as it is now, locked against other writers until this transaction ends."""
-    query = select(Message).where(Message.id == message_id).execution_options(
-        populate_existing=True)
-    if dialect(session) == "postgresql":
-        query = query.with_for_update()
-    return session.scalar(query)
+    return session.scalar(locked_messages(session).where(Message.id == message_id))
 
 
 def _claim(session: Session, message: Message, now: datetime, clinic: Clinic,
