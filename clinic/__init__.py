@@ -30,6 +30,7 @@ def create_app(config: object | None = None) -> Flask:
     from . import cli, db_setup, logredact, security
     from .api import bp as api_bp
     from .extensions import csrf, db, limiter, login, migrate
+    from .staff import bp as staff_bp
     from .web import booking_bp, filters, health_bp, manage_bp, webhooks_bp
     from .web import errors as web_errors
 
@@ -47,6 +48,7 @@ def create_app(config: object | None = None) -> Flask:
     app.register_blueprint(manage_bp)
     app.register_blueprint(health_bp)
     app.register_blueprint(webhooks_bp)
+    app.register_blueprint(staff_bp)
     security.init_app(app)
     filters.init_app(app)
     web_errors.init_app(app)

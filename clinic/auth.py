@@ -2,6 +2,7 @@
 
 import secrets
 from datetime import datetime
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -51,15 +52,82 @@ def create_staff(session: Session, email: str, name: str, role: str, password: s
     return user
 
 
-def issue_token(session: Session, email: str, *, now: datetime) -> str:
+#: Checked against when no account has the email, so a wrong email takes as long as a
+#: wrong password and the login page does not tell which emails have accounts.
+@cache
+def _nobody() -> str:
+    return _hasher.hash(secrets.token_hex(16))
+
+
+def check_login(session: Session, email: str, password: str) -> StaffUser | None:
+    """The active account with this email and password, or None."""
     user = session.scalar(select(StaffUser).where(StaffUser.email == email.strip().lower()))
-    if user is None or not user.active:
-        raise StaffError(f"No active staff account for {email}.")
+    if user is None:
+        try:
+            _hasher.verify(_nobody(), password)
+        except VerificationError:
+            pass
+        return None
+    if not verify_password(user, password) or not user.active:
+        return None
+    return user
+
+
+def change_password(session: Session, user: StaffUser, current: str, new: str,
+                    confirm: str) -> None:
+    """Sets a new password and a new login key: every session from before ends."""
+    errors = {}
+    if not verify_password(user, current):
+        errors["current"] = "That is not your current password."
+    if len(new) < MIN_PASSWORD:
+        errors["new"] = f"Use at least {MIN_PASSWORD} characters."
+    elif new != confirm:
+        errors["confirm"] = "The two new passwords differ."
+    if errors:
+        raise PasswordError(errors)
+    password_hash = hash_password(new)
+    with transaction(session):
+        user.password_hash = password_hash
+        user.login_key = secrets.token_hex(16)
+
+
+class PasswordError(StaffError):
+    def __init__(self, fields: dict[str, str]) -> None:
+        super().__init__("The password was not changed.")
+        self.fields = fields
+
+
+def new_token(session: Session, user: StaffUser, *, now: datetime) -> str:
+    """A new API token for the account; only its SHA-256 is kept, so it is shown once."""
     token = "clk_" + secrets.token_urlsafe(32)
     with transaction(session):
         session.add(ApiToken(staff_user_id=user.id, token_hash=ApiToken.digest(token),
                              created_at=now))
     return token
+
+
+def revoke_token(session: Session, user: StaffUser, token_id: int, *, now: datetime) -> bool:
+    """Revokes one of the account's own tokens; False when it has no such live token."""
+    with transaction(session):
+        token = session.scalar(select(ApiToken).where(
+            ApiToken.id == token_id, ApiToken.staff_user_id == user.id,
+            ApiToken.revoked_at.is_(None)))
+        if token is None:
+            return False
+        token.revoked_at = now
+    return True
+
+
+def tokens_of(session: Session, user: StaffUser) -> list[ApiToken]:
+    return list(session.scalars(select(ApiToken).where(ApiToken.staff_user_id == user.id)
+                                .order_by(ApiToken.created_at.desc())))
+
+
+def issue_token(session: Session, email: str, *, now: datetime) -> str:
+    user = session.scalar(select(StaffUser).where(StaffUser.email == email.strip().lower()))
+    if user is None or not user.active:
+        raise StaffError(f"No active staff account for {email}.")
+    return new_token(session, user, now=now)
 
 
 def revoke_tokens(session: Session, email: str, *, now: datetime) -> int:

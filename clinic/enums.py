@@ -64,13 +64,16 @@ class MessageKind(StrEnum):
     PURGING_CHECKIN = "purging_checkin"
     REBOOK = "rebook"
     CANCELLATION = "cancellation"  #: the visit is cancelled, by the client or by staff
+    STAFF_REPLY = "staff_reply"  #: staff answering a client from the inbox, in their own words
 
 
 #: Texts about a coming visit: not sent once it is moved, cancelled or has started.
 PRE_VISIT = frozenset({MessageKind.CONFIRMATION, MessageKind.PRE_VISIT_PAUSE,
                        MessageKind.REMINDER})
-#: Texts that go out whatever the hour: they answer the client's own action.
-IMMEDIATE = frozenset({MessageKind.CONFIRMATION})
+#: Texts that go out whatever the hour: they answer the client's own action or words.
+IMMEDIATE = frozenset({MessageKind.CONFIRMATION, MessageKind.STAFF_REPLY})
+#: Texts whose body a person wrote when planning them; the dispatcher sends it as written.
+WRITTEN = frozenset({MessageKind.STAFF_REPLY})
 CHECKINS = (MessageKind.REDNESS_CHECKIN, MessageKind.PURGING_CHECKIN)
 
 

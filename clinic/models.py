@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import secrets
 from datetime import datetime, time
 
 from flask_login import UserMixin
@@ -101,6 +102,8 @@ class Client(db.Model):
     sms_consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  #: replied STOP
     undeliverable_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  #: carrier refused
+    #: How consent to texts was given: "online", or "by phone, taken by <staff name>".
+    sms_consent_via: Mapped[str | None] = mapped_column(String(160))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
 
 
@@ -171,11 +174,28 @@ class StaffUser(UserMixin, db.Model):
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+    #: The provider this account works as: their column comes first on the schedule.
+    provider_id: Mapped[int | None] = mapped_column(ForeignKey("provider.id"))
+    #: Part of every login session's id; a new one (new password) ends every older session.
+    login_key: Mapped[str] = mapped_column(String(32), default=lambda: secrets.token_hex(16))
 
+    provider: Mapped[Provider | None] = relationship(lazy="joined")
 
     @property
     def is_active(self) -> bool:  # Flask-Login asks this
         return self.active
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == StaffRole.ADMIN
+
+    @property
+    def actor(self) -> str:
+        """How this account is named in audit trails."""
+        return f"staff:{self.id}"
+
+    def get_id(self) -> str:  # Flask-Login keeps this in the session
+        return f"{self.id}.{self.login_key}"
 
 
 class ApiToken(db.Model):
@@ -192,6 +212,21 @@ class ApiToken(db.Model):
     @staticmethod
     def digest(token: str) -> str:
         return hashlib.sha256(token.encode()).hexdigest()
+
+
+class AuditEntry(db.Model):
+    """A change staff made to a record that has no history of its own: who, when, before, after."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(String(80))  #: "staff:<id>"
+    subject: Mapped[str] = mapped_column(String(40))  #: the table: "client", later "settings"
+    subject_id: Mapped[int | None] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(40))
+    before: Mapped[dict] = mapped_column(JSON, default=dict)
+    after: Mapped[dict] = mapped_column(JSON, default=dict)
+
+    __table_args__ = (Index("ix_audit_entry_subject", "subject", "subject_id"),)
 
 
 # The texts' tables live with their feature; imported here so every table is registered.

@@ -1,7 +1,8 @@
 """Headers every answer carries (no-store on all but static files), and the staff login loader."""
 
+import secrets
+
 from flask import Flask, request
-from sqlalchemy import select
 
 from .extensions import db, login
 from .models import StaffUser
@@ -30,9 +31,17 @@ def init_app(app: Flask) -> None:
         return response
 
 
+login.login_view = "staff.login"
+login.login_message = "Please sign in to see that page."
+login.login_message_category = "info"
+
+
 @login.user_loader
-def _load_user(user_id: str):
-    staff_id = parse_id(user_id)
-    if staff_id is None:
+def _load_user(session_id: str):
+    """The account a login session belongs to, while its login key is still the account's
+    (a new password gives a new key, which ends every session from before it)."""
+    staff_id, _, key = session_id.partition(".")
+    user = db.session.get(StaffUser, parse_id(staff_id)) if parse_id(staff_id) else None
+    if user is None or not key or not secrets.compare_digest(user.login_key, key):
         return None
-    return db.session.scalar(select(StaffUser).where(StaffUser.id == staff_id))
+    return user

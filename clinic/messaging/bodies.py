@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 
 from flask import render_template
 
-from ..enums import VisitEvent
+from ..enums import WRITTEN, VisitEvent
 from ..links import booking_url, manage_url
 from ..timeutil import clock_time
 from .models import Message
@@ -24,6 +24,8 @@ def render(message: Message) -> str:
     """The body for a message, rendered in the current app context."""
     from .. import clock
 
+    if message.kind in WRITTEN:  # a person's words, checked when they were written
+        return message.body or ""
     clinic = clock.clinic()
     appt = message.appointment
     start = appt.start_at.astimezone(clinic.tz)

@@ -246,6 +246,8 @@ def _reason_not_to_send(session: Session, message: Message, now: datetime) -> st
             return f"visit {appt.status.replace('_', ' ')}"
         if message.not_after != appt.start_at:
             return "visit moved"
+    elif message.kind == MessageKind.STAFF_REPLY:
+        return None  # an answer to the client's own text, whatever became of the visit
     elif message.kind == MessageKind.CANCELLATION:
         if appt.status != VisitStatus.CANCELLED:
             return f"visit {appt.status.replace('_', ' ')}"

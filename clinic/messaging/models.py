@@ -43,6 +43,9 @@ class Message(db.Model):
     #: While `sending`: when to ask Twilio whether it went out, if no answer has come by then.
     check_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    written_by: Mapped[str | None] = mapped_column(String(80))  #: a staff reply's author
+    #: The inbox item a staff reply answers.
+    followup_id: Mapped[int | None] = mapped_column(ForeignKey("followup.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -84,6 +87,9 @@ class InboundMessage(db.Model):
     action: Mapped[ReplyAction] = mapped_column(enum_column(ReplyAction, "action_known", 20))
     appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointment.id"))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: The inbox item this text belongs to: the one it opened, or an open one it adds to.
+    followup_id: Mapped[int | None] = mapped_column(
+        ForeignKey("followup.id", use_alter=True), index=True)
 
     client: Mapped[Client | None] = relationship()
     appointment: Mapped[Appointment | None] = relationship()
@@ -104,10 +110,11 @@ class Followup(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_by: Mapped[str | None] = mapped_column(String(80))
+    note: Mapped[str | None] = mapped_column(Text)  #: what staff did, written when resolving
 
     client: Mapped[Client | None] = relationship(lazy="joined")
     appointment: Mapped[Appointment | None] = relationship()
-    inbound: Mapped[InboundMessage | None] = relationship(lazy="joined")
+    inbound: Mapped[InboundMessage | None] = relationship(lazy="joined", foreign_keys=[inbound_id])
 
     __table_args__ = (
         Index("ix_followup_status_created", "status", "created_at"),

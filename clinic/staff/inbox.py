@@ -1,0 +1,8 @@
+"""The follow-up inbox (built next)."""
+
+from . import bp
+
+
+@bp.get("/inbox")
+def inbox():
+    return "", 501
