@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .enums import StaffRole
-from .models import ApiToken, StaffUser
+from .models import ApiToken, StaffSession, StaffUser
 from .tx import transaction
 
 # RFC 9106's second recommendation (64 MiB, t=3, p=4): above OWASP's argon2id minimum.
@@ -74,8 +74,8 @@ def check_login(session: Session, email: str, password: str) -> StaffUser | None
 
 
 def change_password(session: Session, user: StaffUser, current: str, new: str,
-                    confirm: str) -> None:
-    """Sets a new password and a new login key: every session from before ends."""
+                    confirm: str, *, now: datetime) -> None:
+    """Sets a new password and ends every session from before it."""
     errors = {}
     if not verify_password(user, current):
         errors["current"] = "That is not your current password."
@@ -89,12 +89,44 @@ def change_password(session: Session, user: StaffUser, current: str, new: str,
     with transaction(session):
         user.password_hash = password_hash
         user.login_key = secrets.token_hex(16)
+        for row in session.scalars(select(StaffSession).where(
+                StaffSession.staff_user_id == user.id, StaffSession.ended_at.is_(None))):
+            row.ended_at = now
 
 
 class PasswordError(StaffError):
     def __init__(self, fields: dict[str, str]) -> None:
         super().__init__("The password was not changed.")
         self.fields = fields
+
+
+def start_session(session: Session, user: StaffUser, *, now: datetime) -> str:
+    """A new signed-in session for the account; its id goes in the browser's cookie."""
+    token = secrets.token_urlsafe(32)
+    with transaction(session):
+        session.add(StaffSession(staff_user_id=user.id, token_hash=StaffSession.digest(token),
+                                 created_at=now))
+    return token
+
+
+def session_user(session: Session, user_id: int, token: str) -> StaffUser | None:
+    """The account a browser's session belongs to, while that session has not ended."""
+    row = session.scalar(select(StaffSession).where(
+        StaffSession.token_hash == StaffSession.digest(token),
+        StaffSession.staff_user_id == user_id, StaffSession.ended_at.is_(None)))
+    return session.get(StaffUser, user_id) if row is not None else None
+
+
+def end_sessions(session: Session, user: StaffUser, *, now: datetime,
+                 token: str | None = None) -> None:
+    """Ends one session (signing out) or, without `token`, every session of the account."""
+    query = select(StaffSession).where(StaffSession.staff_user_id == user.id,
+                                       StaffSession.ended_at.is_(None))
+    if token is not None:
+        query = query.where(StaffSession.token_hash == StaffSession.digest(token))
+    with transaction(session):
+        for row in session.scalars(query):
+            row.ended_at = now
 
 
 def new_token(session: Session, user: StaffUser, *, now: datetime) -> str:
@@ -148,3 +180,14 @@ def user_for_token(session: Session, token: str) -> StaffUser | None:
     if row is None or row.revoked_at is not None or not row.staff_user.active:
         return None
     return row.staff_user
+
+
+def actor_names(session: Session, actors) -> dict[str, str]:
+    """How audit trails name who acted: staff by name, the client, the system."""
+    ids = {int(a.split(":", 1)[1]) for a in actors
+           if a and a.startswith("staff:") and a.split(":", 1)[1].isdigit()}
+    names = {f"staff:{u.id}": u.name
+             for u in session.scalars(select(StaffUser).where(StaffUser.id.in_(ids)))} if ids \
+        else {}
+    return {a: names.get(a) or {"client": "Client", "system": "System"}.get(a, a)
+            for a in actors if a}

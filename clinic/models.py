@@ -198,6 +198,21 @@ class StaffUser(UserMixin, db.Model):
         return f"{self.id}.{self.login_key}"
 
 
+class StaffSession(db.Model):
+    """A signed-in browser: its id is renewed at sign-in and ended at sign-out, so a copy of
+    an old session cookie opens nothing. Only the id's SHA-256 is kept."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_user_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @staticmethod
+    def digest(token: str) -> str:
+        return hashlib.sha256(token.encode()).hexdigest()
+
+
 class ApiToken(db.Model):
     """A staff member's API token; only its SHA-256 is kept."""
 

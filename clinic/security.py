@@ -2,10 +2,10 @@
 
 import secrets
 
-from flask import Flask, request
+from flask import Flask, request, session
 
+from . import auth
 from .extensions import db, login
-from .models import StaffUser
 from .validation import parse_id
 
 CSP = (
@@ -36,12 +36,18 @@ login.login_message = "Please sign in to see that page."
 login.login_message_category = "info"
 
 
+SESSION_KEY = "staff_session"  #: the signed-in session's id, in Flask's session cookie
+
+
 @login.user_loader
 def _load_user(session_id: str):
-    """The account a login session belongs to, while its login key is still the account's
-    (a new password gives a new key, which ends every session from before it)."""
+    """The account a browser is signed in as: while its session has not ended (sign-out,
+    a new password) and its login key is still the account's."""
     staff_id, _, key = session_id.partition(".")
-    user = db.session.get(StaffUser, parse_id(staff_id)) if parse_id(staff_id) else None
-    if user is None or not key or not secrets.compare_digest(user.login_key, key):
+    token = session.get(SESSION_KEY)
+    if parse_id(staff_id) is None or not key or not isinstance(token, str):
+        return None
+    user = auth.session_user(db.session, parse_id(staff_id), token)
+    if user is None or not secrets.compare_digest(user.login_key, key):
         return None
     return user

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .booking import BookingError
+from .booking import BookingError, is_late
 from .enums import OPEN, VisitEvent, VisitStatus
 from .messaging import plan
 from .models import Appointment, AppointmentEvent
@@ -26,13 +27,23 @@ TRANSITIONS = {
 
 
 def change_status(session: Session, appt: Appointment, status: str, *, now: datetime,
-                  clinic: Clinic, actor: str) -> Appointment:
-    """Moves a visit along its lifecycle and plans or cancels its texts in the same commit."""
+                  clinic: Clinic, actor: str, reason: str | None = None,
+                  seen: str | None = None) -> Appointment:
+    """Moves a visit along its lifecycle and plans or cancels its texts in the same commit.
+
+    `reason` is kept in the audit trail (a cancellation's why); `seen` is the visit's
+    `version` when the asker looked at it: if it changed since, nothing is done (409).
+    """
     if status not in TRANSITIONS:
         raise BookingError("unknown_status", f"Unknown status {status!r}.",
                            {"status": "One of " + ", ".join(TRANSITIONS) + "."})
     with transaction(session):
         lock(session, appt)
+        if seen is not None and seen != version(appt):
+            raise BookingError(
+                "stale", f"This visit changed while you had it open: it is now "
+                f"{appt.status.replace('_', ' ')}, {_on(appt, clinic)}. Nothing was done; "
+                "check it and try again.", status=409, current_status=appt.status)
         if status not in TRANSITIONS[appt.status]:
             raise BookingError(
                 "transition_not_allowed",
@@ -41,8 +52,26 @@ def change_status(session: Session, appt: Appointment, status: str, *, now: date
                 {"status": "Allowed: " + (", ".join(sorted(TRANSITIONS[appt.status])) or
                                            "none")},
                 status=409, current_status=appt.status)
-        _apply(session, appt, status, now=now, clinic=clinic, actor=actor)
+        _apply(session, appt, status, now=now, clinic=clinic, actor=actor, reason=reason)
     return appt
+
+
+def version(appt: Appointment) -> str:
+    """What a form carries to prove it was filled in against the visit as it is now: any
+    change of status, time or provider gives another (and so does any later update)."""
+    seen = f"{appt.status}|{appt.start_at.isoformat()}|{appt.provider_id}|" \
+           f"{appt.updated_at.isoformat()}"
+    return hashlib.sha256(seen.encode()).hexdigest()[:16]
+
+
+def allowed_next(appt: Appointment) -> set[VisitStatus]:
+    """The statuses this visit may move to now."""
+    return TRANSITIONS[appt.status]
+
+
+def _on(appt: Appointment, clinic: Clinic) -> str:
+    local = appt.start_at.astimezone(clinic.tz)
+    return f"{local:%a} {local.day} {local:%b} at {local:%H:%M}"
 
 
 def complete_unclosed(session: Session, *, now: datetime, clinic: Clinic,
@@ -69,16 +98,21 @@ def complete_unclosed(session: Session, *, now: datetime, clinic: Clinic,
 
 
 def _apply(session: Session, appt: Appointment, status: str, *, now: datetime, clinic: Clinic,
-           actor: str) -> None:
+           actor: str, reason: str | None = None) -> None:
     before = appt.status
+    detail: dict = {"from": before}
     appt.status = status
     appt.updated_at = now
+    if reason:
+        detail["reason"] = reason
     if status == VisitStatus.CANCELLED:
         appt.cancelled_at, appt.cancelled_by = now, actor
+        detail["late"] = is_late(appt, now, clinic)  # a client's call close to the visit
+        appt.late_change = appt.late_change or detail["late"]
         plan.plan_cancellation(session, appt, now=now, clinic=clinic)
     elif status == VisitStatus.NO_SHOW:
         plan.cancel_unsent(session, appt, now=now, note="no-show")
     elif status == VisitStatus.COMPLETED:
         plan.plan_completion(session, appt, now=now, clinic=clinic)
     session.add(AppointmentEvent(appointment=appt, at=now, actor=actor,
-                                 action=VisitEvent(status), detail={"from": before}))
+                                 action=VisitEvent(status), detail=detail))

@@ -9,4 +9,4 @@ from flask import Blueprint
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
-from . import access, accounts, book, clients, inbox, schedule, visits  # noqa: E402, F401
+from . import access, accounts, admin, book, clients, inbox, schedule, visits  # noqa: E402, F401

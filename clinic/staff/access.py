@@ -40,10 +40,10 @@ def actor() -> str:
     return current_user.actor
 
 
-@bp.app_context_processor
+@bp.context_processor
 def _navigation():
     """The open high-priority inbox count, shown in the navigation of every staff page."""
-    if not request.blueprint == "staff" or not current_user.is_authenticated:
+    if not current_user.is_authenticated:
         return {}
     if "urgent" not in g:
         g.urgent = db.session.scalar(select(func.count(Followup.id)).where(

@@ -13,6 +13,7 @@ from flask_login import current_user, login_user, logout_user
 
 from .. import auth, clock
 from ..extensions import db, limiter
+from ..security import SESSION_KEY
 from . import bp
 
 LOGIN_LIMIT = "5 per minute"
@@ -44,9 +45,15 @@ def login():
                                error="That email and password do not match an active "
                                      "account."), 200
     target = _safe_next(request.args.get("next"))
-    session.clear()  # a fresh session: nothing from before sign-in carries over
-    login_user(user)
+    _sign_in(user)
     return redirect(target or url_for("staff.day"), 303)
+
+
+def _sign_in(user) -> None:
+    """A fresh session with a new id: nothing from before sign-in carries over."""
+    session.clear()
+    session[SESSION_KEY] = auth.start_session(db.session, user, now=clock.now())
+    login_user(user)
 
 
 @bp.errorhandler(RateLimitExceeded)
@@ -67,6 +74,9 @@ def _safe_next(target: str | None) -> str | None:
 
 @bp.post("/logout")
 def logout():
+    token = session.get(SESSION_KEY)
+    if isinstance(token, str):
+        auth.end_sessions(db.session, current_user, now=clock.now(), token=token)
     logout_user()
     session.clear()
     flash("You have signed out.", "info")
@@ -89,11 +99,10 @@ def change_password():
     form = request.form
     try:
         auth.change_password(db.session, current_user, form.get("current", ""),
-                             form.get("new", ""), form.get("confirm", ""))
+                             form.get("new", ""), form.get("confirm", ""), now=clock.now())
     except auth.PasswordError as exc:
         return _account_page(errors=exc.fields, status=422)
-    # This session carries the new key; every other one has ended.
-    login_user(current_user._get_current_object())
+    _sign_in(current_user._get_current_object())  # every other session has ended
     flash("Your password is changed. You were signed out everywhere else.", "ok")
     return redirect(url_for("staff.account"), 303)
 

@@ -93,7 +93,7 @@ def _grid(session: Session, specs: list[tuple[Provider, date, str]], *, now: dat
     time_off = _time_off(session, specs, tz)
     first, last = _row_range(specs, visits, hours, tz)
     rows = _rows(first, last, step)
-    flags = _flags(session, [v for vs in visits.values() for v in vs], clinic)
+    flags = flags_for(session, [v for vs in visits.values() for v in vs], clinic)
     today = now.astimezone(tz).date()
     grid = Grid(rows=rows, columns=[], step=step, today=today)
     for provider, day, label in specs:
@@ -234,7 +234,7 @@ def _mark_now(grid: Grid, now: datetime, tz) -> None:
             return
 
 
-def _flags(session: Session, visits: list[Appointment], clinic: Clinic) -> dict[int, list[Flag]]:
+def flags_for(session: Session, visits: list[Appointment], clinic: Clinic) -> dict[int, list[Flag]]:
     """Each visit's warnings: topicals paused, an event soon after, a late change, the
     client's open follow-up or unanswered check-in, texts that cannot reach them."""
     clients = {v.client_id for v in visits}

@@ -1,5 +1,6 @@
 """the staff workspace: staff replies in the inbox, resolution notes, accounts linked to a
-provider with a login key, consent taken by phone, and an audit trail for client records
+provider with a login key, signed-in sessions, consent taken by phone, and an audit trail
+for client records
 
 Downgrading deletes staff replies and their history (the older schema cannot hold them) and
 the audit trail, and drops the new columns.
@@ -63,6 +64,20 @@ def upgrade():
     with op.batch_alter_table('staff_user', schema=None) as batch_op:
         batch_op.alter_column('login_key', existing_type=sa.String(length=32), nullable=False)
     op.create_table(
+        'staff_session',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('staff_user_id', sa.Integer(), nullable=False),
+        sa.Column('token_hash', sa.String(length=64), nullable=False),
+        sa.Column('created_at', sa.DateTime(), nullable=False),
+        sa.Column('ended_at', sa.DateTime(), nullable=True),
+        sa.ForeignKeyConstraint(['staff_user_id'], ['staff_user.id'],
+                                name=op.f('fk_staff_session_staff_user_id_staff_user')),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_staff_session')),
+        sa.UniqueConstraint('token_hash', name=op.f('uq_staff_session_token_hash')),
+    )
+    op.create_index(op.f('ix_staff_session_staff_user_id'), 'staff_session', ['staff_user_id'],
+                    unique=False)
+    op.create_table(
         'audit_entry',
         sa.Column('id', sa.Integer(), nullable=False),
         sa.Column('at', sa.DateTime(), nullable=False),
@@ -81,6 +96,8 @@ def upgrade():
 def downgrade():
     op.drop_index('ix_audit_entry_subject', table_name='audit_entry')
     op.drop_table('audit_entry')
+    op.drop_index(op.f('ix_staff_session_staff_user_id'), table_name='staff_session')
+    op.drop_table('staff_session')
     with op.batch_alter_table('staff_user', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('fk_staff_user_provider_id_provider'),
                                  type_='foreignkey')
