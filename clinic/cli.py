@@ -94,6 +94,25 @@ def replace_link_command(visit_id: int):
     click.echo(manage_url(token))
 
 
+def demo_admin(session, *, now) -> tuple[str, str]:
+    """The demo's admin account, with a new random password each time the demo starts."""
+    import secrets
+
+    from sqlalchemy import select
+
+    from .auth import create_staff, hash_password
+    from .models import StaffUser
+
+    email, password = "admin@demo.clinic", secrets.token_urlsafe(12)
+    user = session.scalar(select(StaffUser).where(StaffUser.email == email))
+    if user is None:
+        create_staff(session, email, "Demo Admin", "admin", password, now=now)
+    else:
+        user.password_hash = hash_password(password)
+        session.commit()
+    return email, password
+
+
 @click.command("demo")
 @with_appcontext
 @click.option("--host", default="127.0.0.1", show_default=True)
@@ -108,8 +127,11 @@ def demo_command(host: str, port: int):
         app.config["PUBLIC_BASE_URL"] = f"http://{host}:{port}"  # links in texts work locally
     upgrade()
     seed_demo(db.session)
+    email, password = demo_admin(db.session, now=clock.now())
     from scheduler.runner import start_embedded
 
     start_embedded(app)  # the one process that embeds the dispatcher
     click.echo(f"Booking pages: http://{host}:{port}/   API: http://{host}:{port}/api/v1/openapi.json")
+    click.echo(f"Staff workspace: http://{host}:{port}/staff/   sign in as {email} "
+               f"with the password {password} (new at every start of the demo)")
     run_simple(host, port, app, threaded=True, use_reloader=False)
