@@ -71,7 +71,19 @@ class BookingRequest:
 
 
 def book(session: Session, req: BookingRequest, *, now: datetime, clinic: Clinic,
-         actor: str = "client") -> Appointment:
+         actor: str = "client", consent_via: str = "online",
+         cadence_override: str | None = None, name_visits: bool = False) -> Appointment:
+    """Books a visit under every clinic rule.
+
+    `consent_via` says how the client agreed to texts ("online", or "by phone, taken by
+    <staff name>"); it is kept on the client and in the visit's BOOKED event.
+    `cadence_override` is a staff member's written reason to book despite the extraction
+    cadence: only a staff view passes it, and only for an account `may_override_cadence`
+    allows; the cadence check is then skipped and the reason kept in the BOOKED event, whose
+    actor says who. `name_visits` lets a cadence refusal name the visits in the way (staff
+    booking a caller are trusted; a public booking never does).
+    """
+    override = _override_reason(cadence_override, actor)
     service = _service(session, req.service)
     check_triage(session, service, req.concerns)
     if not req.sms_consent:
@@ -82,13 +94,17 @@ def book(session: Session, req: BookingRequest, *, now: datetime, clinic: Clinic
     for attempt in range(len(providers)):
         try:
             with transaction(session, req.client.phone):
-                client = _client_for(session, req.client, now)
+                client = _client_for(session, req.client, now, consent_via)
                 _check_daily_limit(session, client, now, clinic.rules.bookings_per_phone_per_day)
-                if service.includes_extraction and client.id is not None:
+                if service.includes_extraction and client.id is not None and override is None:
                     _check_cadence(session, client.id, req.start, service, providers,
-                                   now=now, clinic=clinic)
+                                   now=now, clinic=clinic, name_visits=name_visits)
                 provider = _free_provider(session, service, providers, req.start, clinic)
-                appt = _new_visit(session, req, service, provider, client, now=now, actor=actor)
+                detail = {"consent": consent_via}
+                if override is not None:
+                    detail["cadence_override"] = override
+                appt = _new_visit(session, req, service, provider, client, now=now, actor=actor,
+                                  detail=detail)
                 _store(session)
                 plan.plan_booking(session, appt, now=now, clinic=clinic)
             return appt
@@ -102,7 +118,8 @@ def book(session: Session, req: BookingRequest, *, now: datetime, clinic: Clinic
 
 
 def _new_visit(session: Session, req: BookingRequest, service: Service, provider: Provider,
-               client: Client, *, now: datetime, actor: str) -> Appointment:
+               client: Client, *, now: datetime, actor: str,
+               detail: dict | None = None) -> Appointment:
     appt = Appointment(
         service=service, provider=provider, client=client, start_at=req.start,
         end_at=req.start + timedelta(minutes=service.duration_minutes),
@@ -118,8 +135,41 @@ def _new_visit(session: Session, req: BookingRequest, service: Service, provider
         manage_token=new_token(), created_at=now, updated_at=now, created_by=actor,
     )
     session.add(appt)
-    _log(session, appt, now, actor, VisitEvent.BOOKED, {"start": req.start.isoformat()})
+    _log(session, appt, now, actor, VisitEvent.BOOKED,
+         {"start": req.start.isoformat(), **(detail or {})})
     return appt
+
+
+#: The longest reason to book despite the extraction cadence that the audit trail keeps.
+OVERRIDE_REASON_MAX = 500
+
+
+def may_override_cadence(user) -> bool:
+    """Whether a staff account may book despite the extraction cadence, with a written
+    reason: an admin, or an account that works as an active dermatologist."""
+    if getattr(user, "is_admin", False):
+        return True
+    provider = getattr(user, "provider", None)
+    return bool(provider is not None and provider.active
+                and provider.role == ProviderRole.DERMATOLOGIST)
+
+
+def _override_reason(reason: str | None, actor: str) -> str | None:
+    """The trimmed reason to skip the cadence, or None for no override. A blank reason is
+    refused: the audit trail must say why. Only a staff member can override."""
+    if reason is None:
+        return None
+    if not actor.startswith("staff:"):
+        raise ValueError("only a staff booking may override the extraction cadence")
+    reason = reason.strip()
+    if not reason:
+        raise BookingError("override_reason_required",
+                           "Say why this visit is booked despite the extraction gap.",
+                           {"cadence_override": "Required to book despite the gap."})
+    if len(reason) > OVERRIDE_REASON_MAX:
+        raise BookingError("override_reason_too_long", "The reason is too long.",
+                           {"cadence_override": f"At most {OVERRIDE_REASON_MAX} characters."})
+    return reason
 
 
 def cancel(session: Session, appt: Appointment, *, now: datetime, clinic: Clinic,
@@ -567,7 +617,8 @@ def _check_daily_limit(session: Session, client: Client, now: datetime, most: in
                            {"client.phone": "Too many bookings today for this number."})
 
 
-def _client_for(session: Session, details: ClientDetails, now: datetime) -> Client:
+def _client_for(session: Session, details: ClientDetails, now: datetime,
+                consent_via: str = "online") -> Client:
     client = session.scalar(select(Client).where(Client.phone == details.phone))
     if client is None:
         client = Client(name=details.name, phone=details.phone, email=details.email)
@@ -576,6 +627,7 @@ def _client_for(session: Session, details: ClientDetails, now: datetime) -> Clie
         # A booking is unauthenticated: it may fill a gap, never overwrite what staff know.
         client.email = details.email
     client.sms_consent_at = now
+    client.sms_consent_via = consent_via  # how this latest consent was given
     return client
 
 

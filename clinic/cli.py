@@ -102,14 +102,16 @@ def demo_admin(session, *, now) -> tuple[str, str]:
 
     from .auth import create_staff, hash_password
     from .models import StaffUser
+    from .tx import transaction
 
     email, password = "admin@demo.clinic", secrets.token_urlsafe(12)
     user = session.scalar(select(StaffUser).where(StaffUser.email == email))
     if user is None:
         create_staff(session, email, "Demo Admin", "admin", password, now=now)
     else:
-        user.password_hash = hash_password(password)
-        session.commit()
+        password_hash = hash_password(password)
+        with transaction(session):
+            user.password_hash = password_hash
     return email, password
 
 
