@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from ..enums import (
     CHANGEABLE,
     CHECKINS,
+    FollowupStatus,
     MessageKind,
     MessageStatus,
     Priority,
@@ -77,13 +78,31 @@ def _record_inbound(session: Session, *, sid: str, from_phone: str, body: str, n
                                  received_at=now)
         session.add(inbound)
         if outcome.action in FOR_STAFF:
-            session.add(Followup(
-                client=client, appointment=appt, inbound=inbound, created_at=now,
-                reason={ReplyAction.FOLLOWUP: "unrecognised reply"}.get(outcome.action,
-                                                              outcome.action.replace("_", " ")),
-                priority=Priority.HIGH if outcome.action == ReplyAction.REDNESS_BAD
-                else Priority.NORMAL))
+            _to_staff(session, inbound, client, appt, outcome.action, now)
     return outcome
+
+
+def _to_staff(session: Session, inbound: InboundMessage, client: Client | None,
+              appt: Appointment | None, action: ReplyAction, now: datetime) -> None:
+    """Puts the text in the staff inbox: words we could not place join the client's open
+    item, if they have one, so the conversation stays in one thread; a worrying check-in
+    answer, or a first text, opens an item of its own."""
+    if action == ReplyAction.FOLLOWUP and client is not None:
+        open_id = session.scalar(
+            select(Followup.id).where(Followup.client_id == client.id,
+                                      Followup.status == FollowupStatus.OPEN)
+            .order_by(Followup.created_at.desc(), Followup.id.desc()).limit(1))
+        if open_id is not None:
+            inbound.followup_id = open_id
+            return
+    followup = Followup(
+        client=client, appointment=appt, inbound=inbound, created_at=now,
+        reason={ReplyAction.FOLLOWUP: "unrecognised reply"}.get(action,
+                                                          action.replace("_", " ")),
+        priority=Priority.HIGH if action == ReplyAction.REDNESS_BAD else Priority.NORMAL)
+    session.add(followup)
+    session.flush()  # the item's id, for the text that opened it
+    inbound.followup_id = followup.id
 
 
 def _client(session: Session, phone: str) -> Client | None:
