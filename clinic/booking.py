@@ -621,7 +621,8 @@ def _client_for(session: Session, details: ClientDetails, now: datetime,
                 consent_via: str = "online") -> Client:
     client = session.scalar(select(Client).where(Client.phone == details.phone))
     if client is None:
-        client = Client(name=details.name, phone=details.phone, email=details.email)
+        client = Client(name=details.name, phone=details.phone, email=details.email,
+                        created_at=now)
         session.add(client)
     elif not client.email:
         # A booking is unauthenticated: it may fill a gap, never overwrite what staff know.
