@@ -145,7 +145,7 @@ def test_the_key_staff_pages_read_at_a_glance_and_pass_axe(
         "week": "/staff/week?date=2027-03-02",
         "visit": f"/staff/visits/{visit_id}",
         "inbox": "/staff/inbox",
-        "clients": "/staff/clients?q=415",
+        "clients": "/staff/clients?q=client",
         "client": f"/staff/clients/{client_id}",
         "book": "/staff/book",
         "account": "/staff/account",
