@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .enums import StaffRole
-from .models import ApiToken, StaffSession, StaffUser
+from .models import ApiToken, Provider, StaffSession, StaffUser
 from .tx import transaction
 
 # RFC 9106's second recommendation (64 MiB, t=3, p=4): above OWASP's argon2id minimum.
@@ -34,7 +34,7 @@ def verify_password(user: StaffUser, password: str) -> bool:
 
 
 def create_staff(session: Session, email: str, name: str, role: str, password: str,
-                 *, now: datetime) -> StaffUser:
+                 *, now: datetime, provider_id: int | None = None) -> StaffUser:
     email = email.strip().lower()
     if "@" not in email:
         raise StaffError("Give an email address.")
@@ -46,8 +46,10 @@ def create_staff(session: Session, email: str, name: str, role: str, password: s
     with transaction(session):
         if session.scalar(select(StaffUser).where(StaffUser.email == email)):
             raise StaffError(f"{email} already has an account.")
+        if provider_id is not None and session.get(Provider, provider_id) is None:
+            raise StaffError(f"There is no provider {provider_id}.")
         user = StaffUser(email=email, name=name.strip() or email, role=role,
-                         password_hash=password_hash, created_at=now)
+                         password_hash=password_hash, created_at=now, provider_id=provider_id)
         session.add(user)
     return user
 

@@ -19,6 +19,7 @@ from .seed import seed_demo
 def init_app(app: Flask) -> None:
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(create_staff_command)
+    app.cli.add_command(providers_command)
     app.cli.add_command(issue_token_command)
     app.cli.add_command(demo_command)
     app.cli.add_command(revoke_tokens_command)
@@ -43,17 +44,34 @@ def seed_demo_command():
 @click.option("--role", type=click.Choice([r.value for r in StaffRole]),
               default=StaffRole.STAFF.value,
               show_default=True)
-def create_staff_command(email: str, name: str, role: str):
+@click.option("--provider", "provider_id", type=int, default=None,
+              help="The id of the provider this account works as (`providers` lists them).")
+def create_staff_command(email: str, name: str, role: str, provider_id: int | None):
     """Create a staff account; the password is read from standard input."""
     if sys.stdin.isatty():
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     else:
         password = sys.stdin.readline().rstrip("\n")
     try:
-        user = create_staff(db.session, email, name, role, password, now=clock.now())
+        user = create_staff(db.session, email, name, role, password, now=clock.now(),
+                            provider_id=provider_id)
     except StaffError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"created {user.role} {user.email}")
+    works_as = f", working as {user.provider.name}" if user.provider else ""
+    click.echo(f"created {user.role} {user.email}{works_as}")
+
+
+@click.command("providers")
+@with_appcontext
+def providers_command():
+    """List providers: id, role, name."""
+    from sqlalchemy import select
+
+    from .models import Provider
+
+    for provider in db.session.scalars(select(Provider).order_by(Provider.id)):
+        state = "" if provider.active else " (retired)"
+        click.echo(f"{provider.id}\t{provider.role}\t{provider.name}{state}")
 
 
 @click.command("issue-token")

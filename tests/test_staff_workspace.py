@@ -444,3 +444,16 @@ def test_resend_is_offered_only_for_a_text_that_failed_for_a_passing_reason(
     again = client.post(f"/staff/visits/{visit_id}/messages/{message_id}/resend",
                         follow_redirects=True)
     assert "not failed" in again.text
+
+
+def test_create_staff_links_an_account_to_a_provider_listed_by_providers(app, runner):
+    listed = runner.invoke(args=["providers"])
+    assert listed.exit_code == 0
+    derm_id = next(line.split("\t")[0] for line in listed.output.splitlines()
+                   if "\tdermatologist\t" in line)
+    made = runner.invoke(args=["create-staff", "derm@clinic.test", "--name", "Dr Skin",
+                               "--provider", derm_id], input=STAFF_PASSWORD + "\n")
+    assert made.exit_code == 0 and "working as Dermatologist" in made.output
+    refused = runner.invoke(args=["create-staff", "x@clinic.test", "--name", "X",
+                                  "--provider", "999"], input=STAFF_PASSWORD + "\n")
+    assert refused.exit_code != 0 and "no provider 999" in refused.output
