@@ -77,7 +77,8 @@ def check_login(session: Session, email: str, password: str) -> StaffUser | None
 
 def change_password(session: Session, user: StaffUser, current: str, new: str,
                     confirm: str, *, now: datetime) -> None:
-    """Sets a new password and ends every session from before it."""
+    """Sets a new password, ends every session from before it and revokes the account's API
+    tokens (one made from a stolen session must not outlive the new password)."""
     errors = {}
     if not verify_password(user, current):
         errors["current"] = "That is not your current password."
@@ -94,6 +95,9 @@ def change_password(session: Session, user: StaffUser, current: str, new: str,
         for row in session.scalars(select(StaffSession).where(
                 StaffSession.staff_user_id == user.id, StaffSession.ended_at.is_(None))):
             row.ended_at = now
+        for token in session.scalars(select(ApiToken).where(
+                ApiToken.staff_user_id == user.id, ApiToken.revoked_at.is_(None))):
+            token.revoked_at = now
 
 
 class PasswordError(StaffError):

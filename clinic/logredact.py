@@ -27,6 +27,8 @@ LOGGERS = (*ACCESS_LOGGERS, "gunicorn.error")  # gunicorn names the failing requ
 TOKEN_PATH = re.compile(r"(/|%2F)(manage|bookings|booked)(/|%2F)[A-Za-z0-9_-]{16,}", re.I)
 CREDENTIAL = re.compile(r"\b(Bearer|Basic|Digest)\s+[^\s\",]+", re.I)
 PHONE = re.compile(r"(\+|%2B)([1-9])\d{5,12}(\d{2})(?!\d)", re.I)  # E.164: 8 to 15 digits
+#: Searches may be a phone number typed any way ("(415) 555-2671"): the term is never logged.
+SEARCH = re.compile(r"([?&]q=)[^&\s\"]*")
 SECRET_KEY = re.compile(r"authorization|cookie|token|secret|passw|api[-_]?key", re.I)
 REDACTED = "<redacted>"
 
@@ -34,6 +36,7 @@ REDACTED = "<redacted>"
 def redact(text: str) -> str:
     text = TOKEN_PATH.sub(r"\1\2\3<token>", text)
     text = CREDENTIAL.sub(rf"\1 {REDACTED}", text)
+    text = SEARCH.sub(rf"\1{REDACTED}", text)
     return PHONE.sub(r"\1\2***\3", text)
 
 

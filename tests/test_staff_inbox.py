@@ -370,3 +370,36 @@ def test_every_inbox_form_carries_a_csrf_token(app, book, client, dispatch, cloc
     inbox_forms = [f for f in forms if "/staff/inbox/" in f]
     assert len(inbox_forms) == 2
     assert all('name="csrf_token"' in f for f in forms)
+
+
+def test_the_same_reply_form_sent_twice_queues_one_text(app, book, client, dispatch, clock,
+                                                        sign_in, twilio):
+    followup_id = redness_item(app, book, client, dispatch, clock)
+    sign_in()
+    page = client.get("/staff/inbox").text
+    seen = re.search(rf'action="/staff/inbox/{followup_id}/reply"[^>]*>\s*<input[^>]*>\s*'
+                     r'<input type="hidden" name="seen" value="(\d+)">', page).group(1)
+    form = {"body": "We will call you at 2 PM.", "seen": seen}
+    assert client.post(f"/staff/inbox/{followup_id}/reply", data=form).status_code == 303
+    again = client.post(f"/staff/inbox/{followup_id}/reply", data=form)
+    assert again.status_code == 422
+    assert "nothing was sent" in again.text and "We will call you at 2 PM." in again.text
+    assert len(replies(app)) == 1
+
+
+def test_a_queued_reply_still_goes_out_when_the_visit_is_then_cancelled(app, book, client,
+                                                                        clock, sign_in, sms,
+                                                                        dispatch):
+    assert book("2027-03-03T11:00:00-08:00").status_code == 201
+    inbound(client, "please cancel my visit", "SMcancel")
+    (followup,) = followups(app)
+    sign_in()
+    client.post(f"/staff/inbox/{followup.id}/reply", data={"body": "Done, it is cancelled."})
+    visit = client.get(f"/staff/visits/{followup.appointment_id}").text
+    seen = re.search(r'name="seen" value="([^"]+)"', visit).group(1)
+    client.post(f"/staff/visits/{followup.appointment_id}/status",
+                data={"status": "cancelled", "seen": seen, "reason": "client asked by text"})
+    dispatch(clock.now)
+    assert [b for _, _, b in sms.sent if b.endswith("Done, it is cancelled.")]
+    (reply,) = replies(app)
+    assert reply.status == "sent"

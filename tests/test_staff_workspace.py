@@ -457,3 +457,60 @@ def test_create_staff_links_an_account_to_a_provider_listed_by_providers(app, ru
     refused = runner.invoke(args=["create-staff", "x@clinic.test", "--name", "X",
                                   "--provider", "999"], input=STAFF_PASSWORD + "\n")
     assert refused.exit_code != 0 and "no provider 999" in refused.output
+
+
+def test_resend_is_not_offered_for_a_text_the_dispatcher_would_skip(app, client, sign_in,
+                                                                    book):
+    token = book(TUE_10).json["booking"]["token"]
+    visit_id = _visit_id(app)
+    with app.app_context():
+        confirmation = db.session.scalar(select(Message).where(
+            Message.kind == MessageKind.CONFIRMATION))
+        confirmation.status, confirmation.error_code = MessageStatus.FAILED, 20429
+        db.session.commit()
+        message_id = confirmation.id
+    client.post(f"/api/v1/bookings/{token}/cancel")
+    sign_in()
+    assert ">Resend</button>" not in client.get(f"/staff/visits/{visit_id}").text
+    refused = client.post(f"/staff/visits/{visit_id}/messages/{message_id}/resend",
+                          follow_redirects=True)
+    assert "would not go out: visit cancelled" in refused.text
+
+
+def test_a_visit_late_in_the_evening_is_on_the_grid(app, sign_in, client, book):
+    from clinic.models import WorkingHours
+
+    with app.app_context():
+        aesthetician = db.session.scalar(select(Provider).where(
+            Provider.role == "aesthetician"))
+        for row in aesthetician.hours:
+            if row.weekday == 2:  # Wednesdays until 23:45
+                row.ends = row.ends.replace(hour=23, minute=45)
+        db.session.commit()
+        assert db.session.scalar(select(WorkingHours.ends).where(
+            WorkingHours.weekday == 2, WorkingHours.provider_id == aesthetician.id)).hour == 23
+    assert book("2027-03-03T22:30:00-08:00").status_code == 201
+    sign_in()
+    html = client.get("/staff/?date=2027-03-03").text
+    assert "10:30 PM–11:30 PM" in html and "Cleanup 15 min" in html
+    assert '<span class="quarter">:45</span>' in html.split("11 PM")[-1]
+
+
+def test_a_new_password_revokes_the_accounts_api_tokens(app, client, sign_in):
+    sign_in()
+    token = re.search(r"(clk_[\w-]+)", client.post("/staff/account/tokens").text).group(1)
+    client.post("/staff/account/password", data={
+        "current": STAFF_PASSWORD, "new": "a much longer passphrase",
+        "confirm": "a much longer passphrase"})
+    answer = app.test_client().get("/api/v1/staff/appointments?date=2027-03-02",
+                                   headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 401
+
+
+def test_a_search_term_never_reaches_the_access_log():
+    from clinic.logredact import redact
+
+    for query in ("4155552671", "(415)%20555-2671", "415-555-2671", "%2B1+415+555+2671",
+                  "Dana+Client"):
+        line = f'127.0.0.1 - - "GET /staff/clients?q={query}&page=2 HTTP/1.1" 200 -'
+        assert query not in redact(line) and "q=<redacted>&page=2" in redact(line)

@@ -217,7 +217,7 @@ def _claim(session: Session, message: Message, now: datetime, clinic: Clinic,
 
 def _hold_back(session: Session, message: Message, now: datetime, clinic: Clinic) -> str | None:
     """Checks right before a send; the outcome when the text must not go out now."""
-    reason = _reason_not_to_send(session, message, now)
+    reason = reason_not_to_send(session, message, now)
     if reason:
         message.status, message.note = MessageStatus.SKIPPED, reason
         return Outcome.SKIPPED
@@ -233,7 +233,8 @@ def _hold_back(session: Session, message: Message, now: datetime, clinic: Clinic
     return None
 
 
-def _reason_not_to_send(session: Session, message: Message, now: datetime) -> str | None:
+def reason_not_to_send(session: Session, message: Message, now: datetime) -> str | None:
+    """Why this text must not go out now (the dispatcher's last check), or None."""
     client, appt = message.client, message.appointment
     if client.opted_out_at:
         return "client opted out"

@@ -175,13 +175,21 @@ def cannot_text(followup: Followup) -> str | None:
 
 
 def reply(session: Session, followup_id: int, text: str | None, *, now: datetime,
-          clinic: Clinic, actor: str) -> Message:
-    """Queues a staff reply to the item's client; the dispatcher sends it at once, at any hour."""
+          clinic: Clinic, actor: str, seen: int | None = None) -> Message:
+    """Queues a staff reply to the item's client; the dispatcher sends it at once, at any hour.
+
+    `seen` is how many texts the thread held when the form was drawn: if it holds more now
+    (the same form sent twice, a colleague's reply, the client writing again), nothing is
+    sent, so a client never gets a reply twice or one that missed their latest words."""
     words = _typed(text)
     with transaction(session):
         followup = _locked(session, followup_id)
         if followup.status == FollowupStatus.CLOSED:
             raise InboxError(_closed(session, followup, now, clinic) + " The reply was not sent.")
+        if seen is not None and len(thread(session, followup)) != seen:
+            raise InboxError("The conversation changed since you opened this page (a reply "
+                             "went out, or the client wrote again): nothing was sent. Read it "
+                             "and reply again if it still needs one.", "body")
         why_not = cannot_text(followup)
         if why_not:
             raise InboxError(why_not)

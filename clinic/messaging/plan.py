@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from ..enums import MessageKind, MessageStatus
+from ..enums import WRITTEN, MessageKind, MessageStatus
 from ..models import Appointment
 from ..rules import Clinic
 from ..timeutil import local_datetime
@@ -131,9 +131,12 @@ def plan_cancellation(session: Session, appt: Appointment, *, now: datetime,
 
 
 def cancel_unsent(session: Session, appt: Appointment, *, now: datetime, note: str) -> int:
+    """Cancels the visit's planned texts; staff replies are answers to the client's words,
+    not about the visit's time, and still go out."""
     result = session.execute(
         update(Message)
-        .where(Message.appointment_id == appt.id, Message.status == MessageStatus.SCHEDULED)
+        .where(Message.appointment_id == appt.id, Message.status == MessageStatus.SCHEDULED,
+               Message.kind.not_in(WRITTEN))
         .values(status=MessageStatus.CANCELLED, note=note, updated_at=now)
         .execution_options(synchronize_session=False)
     )

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from ..enums import MessageStatus, Outcome, SendFailure
 from ..tx import transaction
-from .dispatch import locked_messages
+from .dispatch import locked_messages, reason_not_to_send
 from .models import Message, MessageEvent
 from .senders import classify
 
@@ -24,8 +24,9 @@ class ResendRefused(ValueError):
     pass
 
 
-def why_not_resend(message: Message, now: datetime) -> str | None:
-    """Why this text cannot be sent again now, or None when it can."""
+def why_not_resend(session: Session, message: Message, now: datetime) -> str | None:
+    """Why this text cannot be sent again now, or None when it can: never one the
+    dispatcher would skip (visit cancelled or moved, client rebooked, ...)."""
     if message.status not in (MessageStatus.FAILED, MessageStatus.UNKNOWN):
         return f"It is {message.status}, not failed."
     if message.client.opted_out_at:
@@ -37,7 +38,8 @@ def why_not_resend(message: Message, now: datetime) -> str | None:
         return f"Twilio refused it for good (error {message.error_code})."
     if message.not_after and now >= message.not_after:
         return "Its moment has passed: the visit has started."
-    return None
+    skip = reason_not_to_send(session, message, now)
+    return f"It would not go out: {skip}." if skip else None
 
 
 def resend(session: Session, message_id: int, *, now: datetime, actor: str) -> Message:
@@ -46,7 +48,7 @@ def resend(session: Session, message_id: int, *, now: datetime, actor: str) -> M
         message = session.scalar(locked_messages(session).where(Message.id == message_id))
         if message is None:
             raise ResendRefused("No such text.")
-        reason = why_not_resend(message, now)
+        reason = why_not_resend(session, message, now)
         if reason:
             raise ResendRefused(reason)
         session.add(MessageEvent(message=message, at=now, outcome=Outcome.RESEND,

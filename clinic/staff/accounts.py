@@ -61,6 +61,8 @@ def _too_many(exc):
     if request.endpoint == "staff.login":
         email = (request.form.get("email") or "").strip()[:254]
         return render_template("staff/login.html", email=email, error=TOO_MANY), 429
+    if request.endpoint == "staff.change_password":
+        return _account_page(errors={"current": TOO_MANY}, status=429)
     return render_template("errors/page.html", title="Too many tries", code=429), 429
 
 
@@ -94,7 +96,13 @@ def _account_page(*, new_token: str | None = None, errors: dict | None = None, s
                            errors=errors or {}), status
 
 
+def _own_key() -> str:
+    return f"password:{current_user.get_id().partition('.')[0]}"
+
+
 @bp.post("/account/password")
+@limiter.limit(LOGIN_LIMIT, key_func=_own_key, deduct_when=lambda r: r.status_code == 422,
+               error_message=TOO_MANY)
 def change_password():
     form = request.form
     try:
@@ -103,7 +111,8 @@ def change_password():
     except auth.PasswordError as exc:
         return _account_page(errors=exc.fields, status=422)
     _sign_in(current_user._get_current_object())  # every other session has ended
-    flash("Your password is changed. You were signed out everywhere else.", "ok")
+    flash("Your password is changed. You were signed out everywhere else and your API tokens "
+          "were revoked.", "ok")
     return redirect(url_for("staff.account"), 303)
 
 

@@ -158,8 +158,10 @@ def _row_range(specs, visits, hours, tz) -> tuple[time, time]:
             busy_until = visit.busy_until.astimezone(tz)
             closes.append(time(23, 59) if busy_until.date() != day else busy_until.time())
     first, last = (min(opens), max(closes)) if opens else DEFAULT_HOURS
-    last_hour = min(23, last.hour + (1 if (last.minute or last.second) else 0))
-    return time(first.hour), time(last_hour) if last_hour > first.hour else time(23, 59)
+    last_hour = last.hour + (1 if (last.minute or last.second) else 0)
+    if last_hour >= 24 or last_hour <= first.hour:
+        return time(first.hour), time(23, 59)  # rows up to 23:45, the day's last
+    return time(first.hour), time(last_hour)
 
 
 def _rows(first: time, last: time, step: timedelta) -> list[time]:

@@ -24,9 +24,11 @@ def inbox():
 @bp.post("/inbox/<int:followup_id>/reply")
 def reply(followup_id: int):
     text = request.form.get("body", "")
+    seen = request.form.get("seen", "")
     try:
         message = domain.reply(db.session, followup_id, text, now=clock.now(),
-                               clinic=clock.clinic(), actor=actor())
+                               clinic=clock.clinic(), actor=actor(),
+                               seen=_count(seen))
     except NoSuchItem:
         abort(404)
     except InboxError as exc:
@@ -48,6 +50,13 @@ def resolve(followup_id: int):
         return _page(failed=(followup_id, "resolve", exc.message), typed=note, status=422)
     flash("Resolved: the item moved to the recently resolved list.", "ok")
     return redirect(url_for("staff.inbox") + f"#item-{followup_id}", 303)
+
+
+def _count(seen: str) -> int | None:
+    """The form's count of the thread's texts; a form without one is not checked."""
+    if not seen:
+        return None
+    return int(seen) if seen.isdigit() and len(seen) < 6 else -1
 
 
 def _page(*, failed: tuple[int, str, str] | None = None, typed: str = "", status: int = 200):

@@ -74,7 +74,8 @@ def _page(appt: Appointment, *, errors: dict | None = None, typed: dict | None =
         warnings=booking.warnings_for(appt, clinic), offered=offered,
         can_cancel=VisitStatus.CANCELLED in visits.allowed_next(appt),
         can_move=booking.can_change(appt, now), version=visits.version(appt),
-        resendable={m.id for m in _messages(appt) if why_not_resend(m, now) is None},
+        resendable={m.id for m in _messages(appt)
+                    if why_not_resend(session, m, now) is None},
         concern_labels=CONCERN_LABELS, errors=errors or {}, typed=typed or {}), status
 
 
