@@ -57,6 +57,8 @@ class Config:
         self.SCHEDULER_ENABLED = _flag("SCHEDULER_ENABLED", False)
         self.RATELIMIT_ENABLED = _flag("RATELIMIT_ENABLED", True)
         self.RATELIMIT_STORAGE_URI = env("RATELIMIT_STORAGE_URI", "memory://")
+        #: Keeps several clinics (or test runs) apart in one Redis.
+        self.RATELIMIT_KEY_PREFIX = env("RATELIMIT_KEY_PREFIX", "clinic")
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"
         self.SESSION_COOKIE_SECURE = self.PUBLIC_BASE_URL.startswith("https://")
