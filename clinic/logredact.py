@@ -24,7 +24,8 @@ from collections.abc import Mapping, MutableMapping
 ACCESS_LOGGERS = ("werkzeug", "gunicorn.access")
 LOGGERS = (*ACCESS_LOGGERS, "gunicorn.error")  # gunicorn names the failing request's path
 
-TOKEN_PATH = re.compile(r"(/|%2F)(manage|bookings|booked)(/|%2F)[A-Za-z0-9_-]{16,}", re.I)
+TOKEN_PATH = re.compile(r"(/|%2F)(manage|bookings|booked|set-password)(/|%2F)[A-Za-z0-9_-]{16,}",
+                        re.I)
 CREDENTIAL = re.compile(r"\b(Bearer|Basic|Digest)\s+[^\s\",]+", re.I)
 PHONE = re.compile(r"(\+|%2B)([1-9])\d{5,12}(\d{2})(?!\d)", re.I)  # E.164: 8 to 15 digits
 #: Searches may be a phone number typed any way ("(415) 555-2671"): the term is never logged.

@@ -139,6 +139,7 @@ class Appointment(db.Model):
         CheckConstraint("start_at < end_at AND end_at <= busy_until", name="times_ordered"),
         Index("ix_appointment_provider_start", "provider_id", "start_at"),
         Index("ix_appointment_start", "start_at"),
+        Index("ix_appointment_client_start", "client_id", "start_at"),  # reports: rebooking
         ExcludeConstraint(
             (text("provider_id"), "="),
             (text("tsrange(start_at, busy_until)"), "&&"),
@@ -178,6 +179,9 @@ class StaffUser(UserMixin, db.Model):
     provider_id: Mapped[int | None] = mapped_column(ForeignKey("provider.id"))
     #: Part of every login session's id; a new one (new password) ends every older session.
     login_key: Mapped[str] = mapped_column(String(32), default=lambda: secrets.token_hex(16))
+    #: A one-time link to set the password (new account, reset): its SHA-256 and its end.
+    set_password_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    set_password_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     provider: Mapped[Provider | None] = relationship(lazy="joined")
 
@@ -227,6 +231,16 @@ class ApiToken(db.Model):
     @staticmethod
     def digest(token: str) -> str:
         return hashlib.sha256(token.encode()).hexdigest()
+
+
+class ClinicSettings(db.Model):
+    """The clinic's own rules: one row, holding only what differs from the defaults
+    (README, "The clinic's rules"), read once per request or job."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rules: Mapped[dict] = mapped_column(JSON, default=dict)  #: field name -> stored value
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_by: Mapped[str | None] = mapped_column(String(80))
 
 
 class AuditEntry(db.Model):

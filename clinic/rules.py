@@ -3,7 +3,8 @@
 `ClinicRules` holds the numbers (README, "The clinic's rules" and "Texts"); `Clinic` is what
 domain code is handed: the clinic's time zone with its rules. Domain functions receive a
 `Clinic`; nothing else keeps a copy of a number. `current()` builds it once per request or
-job (app context), so a later rules store (the admin's settings) has one place to plug in.
+job (app context), from the defaults and the clinic's own values (settings.py), so an admin's
+change applies from the next request or job on.
 """
 
 from __future__ import annotations
@@ -98,5 +99,8 @@ def current() -> Clinic:
 
 
 def load_rules() -> ClinicRules:
-    """The rules in force: the defaults, until the clinic keeps its own."""
-    return DEFAULT_RULES
+    """The rules in force: the defaults with the values the clinic's admins set (settings.py)."""
+    from .extensions import db
+    from .settings import load
+
+    return load(db.session)

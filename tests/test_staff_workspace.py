@@ -21,9 +21,11 @@ XSS = "<script>alert(1)</script>"
 
 
 def _rules(app, method: str) -> list:
+    from clinic.staff.access import OPEN_TO_ALL
+
     return [r for r in app.url_map.iter_rules()
             if r.endpoint.startswith("staff.") and method in r.methods
-            and r.endpoint != "staff.login"]
+            and r.endpoint not in OPEN_TO_ALL]
 
 
 def _all_paths(app, method: str) -> list[str]:
@@ -514,3 +516,29 @@ def test_a_search_term_never_reaches_the_access_log():
                   "Dana+Client"):
         line = f'127.0.0.1 - - "GET /staff/clients?q={query}&page=2 HTTP/1.1" 200 -'
         assert query not in redact(line) and "q=<redacted>&page=2" in redact(line)
+
+
+def test_a_set_password_link_never_reaches_the_access_log():
+    from clinic.logredact import redact
+
+    token = "Zq3" * 15
+    line = f'127.0.0.1 - - "GET /staff/set-password/{token} HTTP/1.1" 200 -'
+    assert token not in redact(line) and "/staff/set-password/<token>" in redact(line)
+
+
+def test_a_retired_provider_with_visits_still_booked_stays_on_the_schedule(app, client,
+                                                                           sign_in, book):
+    book(TUE_10)
+    with app.app_context():
+        aesthetician = db.session.scalar(select(Provider).where(
+            Provider.role == "aesthetician"))
+        aesthetician.active = False
+        db.session.commit()
+    sign_in()
+
+    def heads(html: str) -> list[str]:
+        return re.findall(r'<th scope="col"><a [^>]*>([^<]+)</a>', html)
+
+    assert heads(client.get("/staff/?date=2027-03-02").text) == ["Aesthetician",
+                                                                 "Dermatologist"]
+    assert heads(client.get("/staff/?date=2027-03-03").text) == ["Dermatologist"]

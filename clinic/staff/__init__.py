@@ -9,4 +9,18 @@ from flask import Blueprint
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
-from . import access, accounts, admin, book, clients, inbox, schedule, visits  # noqa: E402, F401
+from . import (  # noqa: E402, F401
+    access,
+    accounts,
+    admin,
+    admin_providers,
+    admin_services,
+    admin_staff,
+    book,
+    clients,
+    inbox,
+    reports,
+    schedule,
+    settings,
+    visits,
+)

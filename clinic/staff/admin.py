@@ -1,17 +1,12 @@
-"""Admin pages (admins only): who has a staff account. The rest of admin comes with the
-clinic's settings (README, "Staff workspace")."""
+"""Admin pages (admins only): the index of what admins manage, and the clinic's rules."""
 
 from flask import render_template
-from sqlalchemy import select
 
-from ..extensions import db
-from ..models import StaffUser
 from . import bp
 from .access import admin_only
 
 
-@bp.get("/admin/staff")
+@bp.get("/admin/")
 @admin_only
-def staff_accounts():
-    accounts = list(db.session.scalars(select(StaffUser).order_by(StaffUser.name)))
-    return render_template("staff/admin_staff.html", accounts=accounts)
+def admin_index():
+    return render_template("staff/admin_index.html")
