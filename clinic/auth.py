@@ -197,3 +197,26 @@ def actor_names(session: Session, actors) -> dict[str, str]:
         else {}
     return {a: names.get(a) or {"client": "Client", "system": "System"}.get(a, a)
             for a in actors if a}
+
+
+def unusable_password_hash() -> str:
+    """An argon2id hash of a random secret nobody knows: an account with it cannot sign in
+    (until a password is set through a link), and a sign-in attempt on it costs as long as
+    one on any other account, so timing does not tell which accounts have no password yet."""
+    return hash_password(secrets.token_urlsafe(32))
+
+
+def cut_off(session: Session, user: StaffUser, *, now: datetime) -> tuple[int, int]:
+    """Inside an open transaction: ends every session of the account, renews its login key
+    (so a browser still holding an old session id is refused by the login loader) and revokes
+    its API tokens. Returns (sessions ended, tokens revoked)."""
+    user.login_key = secrets.token_hex(16)
+    sessions = list(session.scalars(select(StaffSession).where(
+        StaffSession.staff_user_id == user.id, StaffSession.ended_at.is_(None))))
+    for row in sessions:
+        row.ended_at = now
+    tokens = list(session.scalars(select(ApiToken).where(
+        ApiToken.staff_user_id == user.id, ApiToken.revoked_at.is_(None))))
+    for token in tokens:
+        token.revoked_at = now
+    return len(sessions), len(tokens)

@@ -14,7 +14,7 @@ from ..extensions import db, login
 from ..messaging.models import Followup
 from . import bp
 
-OPEN_TO_ALL = {"staff.login"}  #: the only staff pages a visitor may see signed out
+OPEN_TO_ALL = {"staff.login", "staff.set_password"}  #: staff pages open signed out
 
 
 @bp.before_request

@@ -11,7 +11,7 @@ from flask_limiter.errors import RateLimitExceeded
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_user, logout_user
 
-from .. import auth, clock
+from .. import auth, clock, staff_admin
 from ..extensions import db, limiter
 from ..security import SESSION_KEY
 from . import bp
@@ -132,3 +132,35 @@ def revoke_token(token_id: int):
     return redirect(url_for("staff.account"), 303)
 
 
+
+
+@bp.route("/set-password/<token>", methods=["GET", "POST"])
+def set_password(token: str):
+    """The one-time link an admin hands a new (or reset) account: open signed out. A link
+    that is unknown, used or expired gets one page for all three (404), naming no account.
+    Setting the password starts no session: the person signs in next, on the sign-in page,
+    with its limits, and proves they know the password they chose."""
+    now = clock.now()
+    try:
+        user = staff_admin.account_for_link(db.session, token, now=now)
+    except staff_admin.LinkGone:
+        return _link_gone()
+    if request.method == "GET":
+        return render_template("staff/set_password.html", token=token, email=user.email,
+                               errors={}, link_hours=staff_admin.LINK_HOURS)
+    form = request.form
+    try:
+        staff_admin.set_password_with_link(db.session, token, form.get("new", ""),
+                                           form.get("confirm", ""), now=now)
+    except staff_admin.LinkGone:
+        return _link_gone()
+    except auth.PasswordError as exc:
+        return render_template("staff/set_password.html", token=token, email=user.email,
+                               errors=exc.fields, link_hours=staff_admin.LINK_HOURS), 422
+    flash("Your password is set. Sign in with your email and the new password.", "ok")
+    return redirect(url_for("staff.login"), 303)
+
+
+def _link_gone():
+    return render_template("staff/set_password.html", token=None, email=None, errors={},
+                           link_hours=staff_admin.LINK_HOURS), 404
