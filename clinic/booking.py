@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from . import availability
-from .enums import CHANGEABLE, COUNTED, ProviderRole, VisitEvent, VisitStatus
+from .enums import CHANGEABLE, COUNTED, BookedVia, ProviderRole, VisitEvent, VisitStatus
 from .messaging import plan
 from .models import (
     Appointment,
@@ -72,7 +72,8 @@ class BookingRequest:
 
 def book(session: Session, req: BookingRequest, *, now: datetime, clinic: Clinic,
          actor: str = "client", consent_via: str = "online",
-         cadence_override: str | None = None, name_visits: bool = False) -> Appointment:
+         cadence_override: str | None = None, name_visits: bool = False,
+         via: BookedVia = BookedVia.ONLINE) -> Appointment:
     """Books a visit under every clinic rule.
 
     `consent_via` says how the client agreed to texts ("online", or "by phone, taken by
@@ -105,6 +106,7 @@ def book(session: Session, req: BookingRequest, *, now: datetime, clinic: Clinic
                     detail["cadence_override"] = override
                 appt = _new_visit(session, req, service, provider, client, now=now, actor=actor,
                                   detail=detail)
+                appt.booked_via = via
                 _store(session)
                 plan.plan_booking(session, appt, now=now, clinic=clinic)
             return appt

@@ -45,6 +45,15 @@ class VisitEvent(StrEnum):
     LINK_REPLACED = "link_replaced"
 
 
+class BookedVia(StrEnum):
+    """Where a booking came from: the reports count rebookings made from the rebook text."""
+
+    ONLINE = "online"  #: the booking pages
+    REBOOK_TEXT = "rebook_text"  #: the booking pages, opened from the rebook text's link
+    API = "api"
+    PHONE = "phone"  #: staff booking a caller
+
+
 class ProviderRole(StrEnum):
     AESTHETICIAN = "aesthetician"
     DERMATOLOGIST = "dermatologist"

@@ -13,8 +13,10 @@ def calendar_url(token: str) -> str:
     return manage_url(token) + "/calendar.ics"
 
 
-def booking_url(service_slug: str) -> str:
-    return _absolute(f"/book/{service_slug}")
+def booking_url(service_slug: str, *, via: str | None = None) -> str:
+    """The booking pages for a service; `via="rebook"` marks the rebook text's link, so the
+    reports can count the visits it brought back."""
+    return _absolute(f"/book/{service_slug}" + (f"?via={via}" if via else ""))
 
 
 def _absolute(path: str) -> str:

@@ -22,7 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ExcludeConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .enums import HOLDING, ProviderRole, StaffRole, VisitEvent, VisitStatus, enum_column
+from .enums import HOLDING, BookedVia, ProviderRole, StaffRole, VisitEvent, VisitStatus, enum_column
 from .extensions import db
 from .timeutil import UTCDateTime, now_utc
 
@@ -124,6 +124,8 @@ class Appointment(db.Model):
     late_change: Mapped[bool] = mapped_column(Boolean, default=False)  #: cancelled or moved < 24 h
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
     created_by: Mapped[str] = mapped_column(String(80), default="client")
+    booked_via: Mapped[BookedVia | None] = mapped_column(
+        enum_column(BookedVia, "booked_via_known", 20))  #: None: booked before it was kept
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancelled_by: Mapped[str | None] = mapped_column(String(80))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)

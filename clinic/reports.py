@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Integer, case, exists, func, literal, literal_column, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from .enums import CHECKINS, MessageKind, MessageStatus, ReplyAction, VisitStatus
+from .enums import CHECKINS, BookedVia, MessageKind, MessageStatus, ReplyAction, VisitStatus
 from .messaging.models import InboundMessage, Message
 from .messaging.senders import OPTED_OUT, UNDELIVERABLE
 from .models import Appointment, Service
@@ -136,6 +136,7 @@ class Week:
     no_show: int = 0
     rebook_base: int = 0  #: completed visits of services that include extraction
     rebooked: int = 0
+    rebooked_via_text: int = 0  #: of those, booked from the rebook text's link
     checkin_ok: int = 0
     redness_ok: int = 0
     purging_ok: int = 0
@@ -271,19 +272,23 @@ def _rebooking(session, edges, weeks, tz, window: tuple[int, int]) -> None:
                    Service.includes_extraction.is_(True), col >= edges[0], col < edges[-1])
             .cte("rebook_base").prefix_with("MATERIALIZED"))
     later, later_service = aliased(Appointment), aliased(Service)
-    rebooked = exists().where(
-        later.client_id == base.c.client_id,
-        later.start_at >= base.c.lo,
-        later.start_at < base.c.hi,
-        later.id != base.c.id,
-        later.status != VisitStatus.CANCELLED,
-        later_service.id == later.service_id,
-        later_service.includes_extraction.is_(True))
-    inner = select(base.c.w, case((rebooked, 1), else_=0).label("again"))
-    for w, n, again in _grouped(session, inner,
-                                measures=(lambda s: func.sum(s.c.again).label("again"),)):
+    again = (later.client_id == base.c.client_id,
+             later.start_at >= base.c.lo,
+             later.start_at < base.c.hi,
+             later.id != base.c.id,
+             later.status != VisitStatus.CANCELLED,
+             later_service.id == later.service_id,
+             later_service.includes_extraction.is_(True))
+    rebooked = exists().where(*again)
+    via_text = exists().where(*again, later.booked_via == BookedVia.REBOOK_TEXT)
+    inner = select(base.c.w, case((rebooked, 1), else_=0).label("again"),
+                   case((via_text, 1), else_=0).label("via_text"))
+    for w, n, again_n, via_n in _grouped(
+            session, inner, measures=(lambda s: func.sum(s.c.again).label("again"),
+                                      lambda s: func.sum(s.c.via_text).label("via_text"))):
         weeks[w].rebook_base += n
-        weeks[w].rebooked += int(again or 0)
+        weeks[w].rebooked += int(again_n or 0)
+        weeks[w].rebooked_via_text += int(via_n or 0)
 
 
 def _checkins(session, edges, weeks) -> None:
@@ -417,7 +422,7 @@ def rows(report: Report) -> list[list[str]]:
         row += [str(w.cancelled), str(w.late_changes), str(w.completed), str(w.no_show),
                 percent(w.no_show, w.completed + w.no_show),
                 str(w.rebook_base), str(w.rebooked), percent(w.rebooked, w.rebook_base),
-                "unknown",
+                str(w.rebooked_via_text),
                 str(w.checkin_replies), str(redness), str(w.redness_bad),
                 percent(w.redness_bad, redness),
                 str(purging), str(w.purging_bad), percent(w.purging_bad, purging),
@@ -441,7 +446,9 @@ DEFINITIONS = [
     ("Rebooking rate", "of completed visits that include extraction starting that week, the "
                        "share whose client has another such visit, not cancelled, starting "
                        "{soonest}–{latest} clinic days later."),
-    ("Via the rebook text", "unknown: bookings do not yet record the link they came from."),
+    ("Via the rebook text", "of those rebookings, the ones booked from the rebook text's "
+                            "link (visits booked before bookings kept where they came from "
+                            "count as not)."),
     ("Check-in replies", "answers to the redness and purging check-ins (1 or 2), by the "
                          "week they came in."),
     ("Still red or swollen", "“1” ÷ all answers to the redness check-in."),

@@ -56,7 +56,8 @@ class History:
 
     def visit(self, slug: str, start: datetime, status: str = "completed", *,
               client: str | None = None, price: int | None = None, created: datetime | None = None,
-              cancelled_at: datetime | None = None, late: bool = False) -> Appointment:
+              cancelled_at: datetime | None = None, late: bool = False,
+              via: str | None = None) -> Appointment:
         service = self.services[slug]
         end = start + timedelta(minutes=service.duration_minutes)
         self.n += 1
@@ -65,7 +66,7 @@ class History:
             client=self.client(client), start_at=start, end_at=end,
             busy_until=end + timedelta(minutes=service.buffer_minutes), status=status,
             price_cents=service.price_cents if price is None else price, intake={},
-            manage_token=f"report-{self.n}", late_change=late,
+            manage_token=f"report-{self.n}", late_change=late, booked_via=via,
             created_at=created or start - timedelta(days=7), cancelled_at=cancelled_at,
             updated_at=start)
         self.session.add(appt)
@@ -101,6 +102,10 @@ SHARED = {
     ("extraction", 4, 1): "C8", ("facial", 7, 0): "C8",  # 17 days, a no-show: still counted
     ("extraction", 1, 1): "C9", ("extraction", 5, 1): "C9",  # Fri 18 Dec -> Fri 15 Jan: 28, in
 }
+
+#: How some of the visits that came back were booked: C4's from the rebook text's link (week 3
+#: counts it), C9's on the booking pages (week 1 does not).
+VIA_REBOOK_TEXT = {("facial", 7, 12): "rebook_text", ("facial", 7, 0): "online"}
 
 FAILURES = {  # week -> an extra failed text: (error code, note)
     2: (21610, "number has opted out (21610)"),
@@ -141,7 +146,8 @@ def seed_history(app) -> None:
             for j in range(10 + k):
                 day = monday + timedelta(days=j // 6)
                 start = local(day, 9 + 2 * (j % 6))
-                kw = dict(client=SHARED.get(("facial", k, j)))
+                kw = dict(client=SHARED.get(("facial", k, j)),
+                          via=VIA_REBOOK_TEXT.get(("facial", k, j)))
                 if k == 0 and j == 4:
                     kw["price"] = 7000
                 if j < 2:
@@ -235,7 +241,7 @@ EXPECTED = {
     # 1/9, 1/11, 1/13, 1/12, 2/14, 0/16, 1/15, 0/17, 1/19, 0/18, 0/20, 0/22
     "rebook_rate_pct": ["11.1", "9.1", "7.7", "8.3", "14.3", "0.0", "6.7", "0.0", "5.3", "0.0",
                         "0.0", "0.0", "n/a"],
-    "rebooked_via_text": ["unknown"] * 13,
+    "rebooked_via_text": ["0", "0", "0", "1", "0", "0", "0", "0", "0", "0", "0", "0", "0"],
     "checkin_replies": [4, 3, 2, 3, 4, 2, 3, 3, 3, 3, 3, 2, 0],
     "redness_answers": [2, 2, 1, 2, 2, 1, 2, 2, 1, 2, 2, 1, 0],
     "still_red": [1, 0, 0, 1, 0, 0, 1, 0, 0, 1, 0, 0, 0],
@@ -350,7 +356,8 @@ def test_weeks_follow_clinic_mondays_across_the_clock_change(app, sign_in):
             h.visit("facial", local(date(2026, 12, 1), 9 + 2 * n), "booked", created=created)
         # Fri 30 Oct 09:00 PDT -> Fri 13 Nov 08:00 PST: 14 clinic days (13 days 24 h later).
         h.visit("extraction", local(date(2026, 10, 30), 9), client="D1")
-        h.visit("extraction", local(date(2026, 11, 13), 8), "booked", client="D1")
+        h.visit("extraction", local(date(2026, 11, 13), 8), "booked", client="D1",
+                via="rebook_text")
         # Sat 31 Oct 16:00 PDT -> Fri 13 Nov 15:00 PST: 13 clinic days, outside.
         h.visit("extraction", local(date(2026, 10, 31), 16), client="D2")
         h.visit("extraction", local(date(2026, 11, 13), 15), "booked", client="D2")
@@ -362,6 +369,7 @@ def test_weeks_follow_clinic_mondays_across_the_clock_change(app, sign_in):
     assert [r[col("bookings_facial")] for r in rows] == ["2", "1"]
     assert [r[col("rebook_eligible")] for r in rows] == ["2", "0"]
     assert [r[col("rebooked")] for r in rows] == ["1", "0"]
+    assert [r[col("rebooked_via_text")] for r in rows] == ["1", "0"]
 
 
 def test_staff_without_the_admin_role_get_403(app, sign_in):

@@ -2,6 +2,7 @@
 
 from .. import booking, clock
 from ..calendar import ics_response
+from ..enums import BookedVia
 from ..extensions import db, limiter
 from ..validation import BookingIn, RescheduleIn
 from . import bp, serialize
@@ -25,7 +26,8 @@ REFUSED = (Error, "validation_error (a message for each field), or a clinic rule
     422: REFUSED, 429: RATE_LIMITED})
 def create(body: BookingIn):
     clinic = clock.clinic()
-    appt = booking.book(db.session, body.request(), now=clock.now(), clinic=clinic)
+    appt = booking.book(db.session, body.request(), now=clock.now(), clinic=clinic,
+                        via=BookedVia.API)
     return serialize.booking(appt, clinic), 201
 
 

@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 
 from flask import render_template
 
-from ..enums import WRITTEN, VisitEvent
+from ..enums import WRITTEN, MessageKind, VisitEvent
 from ..links import booking_url, manage_url
 from ..timeutil import clock_time
 from .models import Message
@@ -41,7 +41,8 @@ def render(message: Message) -> str:
         service_name=appt.service.name.lower(),
         when=f"{start:%a} {start.day} {start:%b} at {clock_time(start)}",
         link=manage_url(appt.manage_token),
-        book_link=booking_url(appt.service.slug),
+        book_link=booking_url(appt.service.slug,
+                              via="rebook" if message.kind == MessageKind.REBOOK else None),
         window_from=short_day(window_from),
         window_to=short_day(window_to),
         pause_from=short_day(pause) if pause else None,

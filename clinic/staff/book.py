@@ -16,7 +16,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from .. import booking, clock
-from ..enums import CHANGEABLE
+from ..enums import CHANGEABLE, BookedVia
 from ..extensions import db
 from ..models import Appointment, Client, Service
 from ..phones import mobile_phone
@@ -111,7 +111,7 @@ def _details(service: Service):
         appt = booking.book(
             db.session, req, now=clock.now(), clinic=clock.clinic(), actor=actor(),
             consent_via=f"by phone, taken by {current_user.name}",
-            cadence_override=reason, name_visits=True)
+            cadence_override=reason, name_visits=True, via=BookedVia.PHONE)
     except InvalidInput as exc:
         context["errors"] = _staff_fields(exc.fields)
         return render_template("staff/book_details.html", **context), 422

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
 from .. import booking, clock
+from ..enums import BookedVia
 from ..extensions import db, limiter
 from ..models import Service
 from ..rules import CONCERN_LABELS, CONCERNS
@@ -24,6 +25,8 @@ from ..validation import InvalidInput, parse_booking, parse_id, printable
 from . import picking
 
 bp = Blueprint("booking", __name__)
+CAME_VIA = "came_via"  #: the session key marking a visit from the rebook text's link
+CAME_VIA_KEPT = timedelta(days=1)
 
 @bp.get("/")
 def services():
@@ -34,6 +37,8 @@ def services():
 @bp.get("/book/<slug>")
 def days(slug: str):
     service = _service(slug)
+    if request.args.get("via") == "rebook":  # the rebook text's link (README, "Texts")
+        session[CAME_VIA] = {"via": BookedVia.REBOOK_TEXT.value, "at": clock.now().timestamp()}
     provider_id = _provider_arg()
     providers = picking.providers_for(service, provider_id)
     picker = picking.page_at(request.args.get("from"))
@@ -111,7 +116,8 @@ def details(slug: str):
             # Triage first: a dermatologist's concern matters more than a mistyped field.
             booking.check_triage(db.session, service, values.getlist("concerns"))
             raise
-        appt = booking.book(db.session, req, now=clock.now(), clinic=clock.clinic())
+        appt = booking.book(db.session, req, now=clock.now(), clinic=clock.clinic(),
+                            via=_came_via())
     except InvalidInput as exc:
         context["errors"] = _form_fields(exc.fields)
         return render_template("booking/details.html", **context), 422
@@ -120,7 +126,18 @@ def details(slug: str):
         context["problem"] = exc
         context["other_days"] = _other_days(exc, start)
         return render_template("booking/details.html", **context), exc.status
+    session.pop(CAME_VIA, None)
     return redirect(url_for(".booked", token=appt.manage_token), code=303)
+
+
+def _came_via() -> BookedVia:
+    """The rebook text's link, if the client opened it within the last day; else the pages."""
+    came = session.get(CAME_VIA)
+    if isinstance(came, dict) and came.get("via") == BookedVia.REBOOK_TEXT \
+            and isinstance(came.get("at"), int | float) \
+            and clock.now().timestamp() - came["at"] < CAME_VIA_KEPT.total_seconds():
+        return BookedVia.REBOOK_TEXT
+    return BookedVia.ONLINE
 
 
 @bp.post("/book/<slug>/other-day")
