@@ -18,11 +18,11 @@ Choices:
 - `board_certified` is refused for an aesthetician (the client's visit page would call them
   "a board-certified aesthetician"); only a dermatologist may carry it.
 - Weekly hours are typed one field per weekday as comma-separated stretches
-  ("09:00-12:00, 13:00-17:00"); blank or "closed" is a day off. Times are on the clinic's
-  15-minute grid; "24:00" ends a stretch at midnight and is stored as 23:59:59.999999 (a TIME
-  column cannot hold 24:00).
+  ("09:00-12:00, 13:00-17:00"); blank or "closed" is a day off. Times are on the 5 minutes
+  (any slot grid the clinic chooses lines up with them); "24:00" ends a stretch at midnight
+  and is stored as 23:59:59.999999 (a TIME column cannot hold 24:00).
 - Time off is whole clinic days (first day to last day, inclusive, each 23, 24 or 25 hours
-  long across clock changes) or hours on one day; times are on the 15-minute grid as well.
+  long across clock changes) or hours on one day; times are on the 5 minutes as well.
 """
 
 from __future__ import annotations
@@ -46,7 +46,9 @@ from .validation import printable
 
 NAME_MAX = 120
 REASON_MAX = 200
-GRID_MINUTES = 15  #: stretches and time off start and end on this grid (the clinic's slot grid)
+#: Stretches and time off start and end on the 5 minutes: any slot grid an admin may choose
+#: (5, 10, 15, 20, 30 or 60 minutes) can line up with them.
+GRID_MINUTES = 5
 TIME_OFF_MAX_DAYS = 366  #: one entry covers at most this many days
 DAY_MINUTES = 24 * 60
 END_OF_DAY = time.max  #: how "24:00" is stored: a TIME column cannot hold 24:00
@@ -152,8 +154,8 @@ def parse_minutes(text: str, *, allow_end_of_day: bool = False) -> int:
         raise ValueError(f"“{text}” isn't a time of day (00:00 to 24:00).")
     total = hour * 60 + minute
     if total % GRID_MINUTES:
-        raise ValueError(f"{fmt_minutes(total)} is off the {GRID_MINUTES}-minute grid: use :00, "
-                         ":15, :30 or :45.")
+        raise ValueError(f"{fmt_minutes(total)} is not on the {GRID_MINUTES} minutes: use a "
+                         "time like 09:00, 09:15 or 12:30.")
     return total
 
 

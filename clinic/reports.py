@@ -163,6 +163,7 @@ class Report:
     rebook_window: tuple[int, int]
     #: Weeks whose visits' rebook windows have not all closed yet: their rate may still rise.
     open_from: date | None = None
+    max_attempts: int = 5  #: the rules' tries before a text fails, for the definitions
 
     @property
     def last_sunday(self) -> date:
@@ -196,7 +197,8 @@ def build(session: Session, first: date, last: date, clinic: Clinic, now: dateti
     closed_through = today - timedelta(days=latest + 1)
     open_from = next((w.monday for w in weeks if w.monday + timedelta(days=6) > closed_through),
                      None)
-    return Report(first, last, services, weeks, (soonest, latest), open_from)
+    return Report(first, last, services, weeks, (soonest, latest), open_from,
+                  clinic.rules.max_attempts)
 
 
 def _grouped(session: Session, inner, *keys, measures=()):
@@ -456,13 +458,15 @@ DEFINITIONS = [
     ("Delivery rate", "delivered ÷ texts handed to Twilio (sent, delivered, failed or "
                       "unknown), by the week they were due."),
     ("Failures", "opted out (21610), undeliverable number (21211, 21614, 30005, 30006), "
-                 "gave up retrying (5 attempts, or past the text's moment), other refusals."),
+                 "gave up retrying ({attempts} attempts, or past the text's moment), other "
+                 "refusals."),
 ]
 
 
 def definitions(report: Report) -> list[tuple[str, str]]:
     soonest, latest = report.rebook_window
-    return [(term, text.format(soonest=soonest, latest=latest)) for term, text in DEFINITIONS]
+    return [(term, text.format(soonest=soonest, latest=latest, attempts=report.max_attempts))
+            for term, text in DEFINITIONS]
 
 
 # ---------------------------------------------------------------------------------------------

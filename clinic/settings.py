@@ -16,7 +16,8 @@ from datetime import datetime, time, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .models import AuditEntry, ClinicSettings
+from .messaging.plan import in_quiet_hours
+from .models import AuditEntry, ClinicSettings, Service
 from .rules import DEFAULT_RULES, ClinicRules
 from .tx import transaction
 
@@ -121,6 +122,7 @@ def save(session: Session, form: Mapping[str, str], *, now: datetime, actor: str
     wanted = _read(form)
     rules = apply(DEFAULT_RULES, wanted)
     _check_together(rules)
+    _check_services_fit(session, rules)
     with transaction(session):
         row = session.get(ClinicSettings, ROW_ID)
         if row is None:
@@ -170,7 +172,7 @@ def _parse(setting: Setting, text: str) -> object:
         if moment.second or moment.microsecond or moment.minute % 5:
             raise ValueError("A time on the 5 minutes, like 09:00 or 20:30.")
         return moment.strftime("%H:%M")
-    if not text.isdigit() or len(text) > 6:
+    if not (text.isascii() and text.isdigit()) or len(text) > 6:
         raise ValueError(f"A whole number of {setting.unit}.")
     number = int(text)
     if not setting.least <= number <= setting.most:
@@ -185,7 +187,7 @@ def _check_together(rules: ClinicRules) -> None:
     errors = {}
     if rules.quiet_from == rules.quiet_until:
         errors["quiet_until"] = "Quiet hours must end at another time than they start."
-    elif _in_quiet(rules.send_at, rules):
+    elif in_quiet_hours(rules.send_at, rules.quiet_from, rules.quiet_until):
         errors["send_at"] = "This falls in the quiet hours, when these texts cannot go out."
     if rules.lead_time >= rules.horizon:
         errors["horizon"] = "The latest start must be after the earliest start."
@@ -205,9 +207,15 @@ def _check_together(rules: ClinicRules) -> None:
         raise SettingsError(errors)
 
 
-def _in_quiet(moment: time, rules: ClinicRules) -> bool:
-    start, end = rules.quiet_from, rules.quiet_until
-    return (start <= moment or moment < end) if start > end else start <= moment < end
+def _check_services_fit(session: Session, rules: ClinicRules) -> None:
+    """Every offered service's length must fill whole steps of the grid, or it could not be
+    edited, or booked back to back."""
+    step = int(rules.grid.total_seconds() // 60)
+    misfits = [f"{s.name} ({s.duration_minutes} min)" for s in session.scalars(
+        select(Service).where(Service.active)) if s.duration_minutes % step]
+    if misfits:
+        raise SettingsError({"grid": f"Services must last whole steps of the grid; these "
+                                     f"don't: {', '.join(misfits)}. Change them first."})
 
 
 def _value(rules: ClinicRules, name: str) -> object:

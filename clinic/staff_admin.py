@@ -288,7 +288,7 @@ def issue_link(session: Session, staff_id: int, *, now: datetime, actor: str) ->
     account ends and its API tokens are revoked (the reset may be for a stolen password), and
     any earlier link stops working."""
     password_hash = auth.unusable_password_hash()
-    with transaction(session):
+    with transaction(session, ADMINS_LOCK):  # never at once with a deactivation of its issuer
         user = _account(session, staff_id)
         if actor == actor_of(user):
             raise AccountError("Change your own password on your account page.")

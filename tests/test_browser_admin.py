@@ -69,8 +69,8 @@ def test_an_admin_changes_a_price_and_gives_a_provider_a_day_off(
     check(tab.open(f"/staff/admin/providers/{derm}"), axe_script, "provider")
 
 
-def test_the_admin_pages_read_at_a_glance_and_pass_axe(app, client, make_staff, visit,
-                                                       axe_script, clock):  # noqa: F811
+def test_the_admin_pages_read_at_a_glance_and_pass_axe(
+        app, client, make_staff, visit, axe_script, clock):  # noqa: F811 - visit: a fixture
     for hour in (9, 11, 13):
         assert client.post("/api/v1/bookings", json=payload(
             f"2027-03-02T{hour:02d}:00:00-08:00", phone=f"(415) 555-26{hour:02d}")

@@ -131,3 +131,44 @@ def test_the_stored_row_holds_only_what_differs_from_the_defaults(app, admin):
         assert db.session.get(ClinicSettings, 1).rules == {
             "extraction_gap_days": 21, "rebook_after_days": 21, "rebook_window_days.0": 21,
             "rebook_window_days.1": 35}
+
+
+@pytest.mark.parametrize(("quiet_from", "quiet_until", "at", "sent_at"), [
+    ("20:00", "09:00", "12:00", "12:00"),  # across midnight: midday is not quiet
+    ("20:00", "09:00", "21:00", "09:00+1"),
+    ("20:00", "09:00", "08:00", "09:00"),
+    ("01:00", "07:00", "12:00", "12:00"),  # within one night: midday is not quiet either
+    ("01:00", "07:00", "03:00", "07:00"),
+    ("01:00", "07:00", "00:30", "00:30"),
+    ("22:00", "23:00", "22:30", "23:00"),
+])
+def test_quiet_hours_hold_texts_only_inside_them_whichever_shape(quiet_from, quiet_until, at,
+                                                                  sent_at):
+    from dataclasses import replace
+    from datetime import date, time, timedelta
+    from zoneinfo import ZoneInfo
+
+    from clinic.messaging.plan import at_local, quiet
+    from clinic.rules import Clinic
+
+    tz = ZoneInfo("America/Los_Angeles")
+    clinic = Clinic(tz=tz, rules=replace(DEFAULT_RULES, quiet_from=time.fromisoformat(
+        quiet_from), quiet_until=time.fromisoformat(quiet_until)))
+    day = date(2027, 3, 2)
+    wall, _, next_day = sent_at.partition("+")
+    expected = at_local(day + timedelta(days=int(next_day or 0)), time.fromisoformat(wall), tz)
+    assert quiet(at_local(day, time.fromisoformat(at), tz), clinic) == expected
+
+
+def test_a_grid_the_services_do_not_fit_is_refused_naming_them(app, admin):
+    answer = admin.post("/staff/admin/settings", data=form(grid=20))
+    assert answer.status_code == 422
+    assert "Facial (60 min)" not in answer.text and "Dermatologist extraction (30 min)" in \
+        answer.text
+    assert admin.post("/staff/admin/settings", data=form(grid=30)).status_code == 303
+
+
+@pytest.mark.parametrize("digits", ["²", "٣", "１２"])
+def test_digits_other_than_0_to_9_are_refused_plainly(app, admin, digits):
+    answer = admin.post("/staff/admin/settings", data=form(event_soon_days=digits))
+    assert answer.status_code == 422 and "A whole number of days." in answer.text

@@ -70,13 +70,22 @@ def after_visit(*, end: datetime, now: datetime, purging_checkin: bool, includes
 
 
 def quiet(moment: datetime, clinic: Clinic) -> datetime:
-    """The moment, or the end of quiet hours (09:00 clinic time) when it falls inside them."""
+    """The moment, or the end of quiet hours (09:00 clinic time) when it falls inside them.
+
+    Quiet hours usually cross midnight (20:00 to 09:00); an admin may also set hours within
+    one day (01:00 to 07:00)."""
     rules = clinic.rules
     local = moment.astimezone(clinic.tz)
-    if rules.quiet_until <= local.time() < rules.quiet_from:
+    now, start, end = local.time(), rules.quiet_from, rules.quiet_until
+    if not in_quiet_hours(now, start, end):
         return moment
-    day = local.date() + timedelta(days=1) if local.time() >= rules.quiet_from else local.date()
-    return at_local(day, rules.quiet_until, clinic.tz)
+    day = local.date() + timedelta(days=1) if start > end and now >= start else local.date()
+    return at_local(day, end, clinic.tz)
+
+
+def in_quiet_hours(wall: time, start: time, end: time) -> bool:
+    """Whether a clinic wall-clock time falls in quiet hours from `start` until `end`."""
+    return (wall >= start or wall < end) if start > end else start <= wall < end
 
 
 def at_local(day: date, wall: time, tz: ZoneInfo) -> datetime:
