@@ -477,8 +477,20 @@ SCRIPT = re.compile(r"<script\b.*?</script>", re.S)
 DASHES = ("", "10,5", "3,4", "14,4,3,4", "1,6")  #: each series its own line, not only a colour
 
 
-def chart_svg(report: Report, which: str) -> str:
+def _pygal():
+    """pygal, imported on first use, without the import hook it adds to `sys.meta_path` for
+    its map plugins (unused here): the hook lacks `find_spec`, so every later import in the
+    process would warn."""
+    import sys
+
     import pygal
+
+    sys.meta_path[:] = [f for f in sys.meta_path if type(f).__name__ != "PluginImportFixer"]
+    return pygal
+
+
+def chart_svg(report: Report, which: str) -> str:
+    pygal = _pygal()
     from pygal.style import Style
 
     style = Style(background="#ffffff", plot_background="#ffffff", foreground="#1f2a30",

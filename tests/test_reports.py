@@ -428,3 +428,17 @@ def test_an_empty_clinic_reports_zeros(app, sign_in):
     header, rows = csv_table(admin.get("/staff/reports.csv"))
     assert len(rows) == 13
     assert all(r[header.index("no_show_rate_pct")] == "n/a" for r in rows)
+
+
+def test_drawing_a_chart_leaves_imports_quiet(app, sign_in):
+    """pygal adds an import hook that warns on every later import; the app removes it."""
+    import importlib
+    import sys
+    import warnings
+
+    assert sign_in("admin").get("/staff/reports.svg?chart=rates").status_code == 200
+    assert not [f for f in sys.meta_path if type(f).__name__ == "PluginImportFixer"]
+    sys.modules.pop("colorsys", None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        importlib.import_module("colorsys")
