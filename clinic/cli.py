@@ -31,10 +31,32 @@ def init_app(app: Flask) -> None:
 
 @click.command("seed-demo")
 @with_appcontext
-def seed_demo_command():
+@click.option("--history", is_flag=True,
+              help="Also write a past year of visits, texts and replies, and two weeks ahead.")
+def seed_demo_command(history: bool):
     """Add the demo services and providers (safe to run again)."""
     added = seed_demo(db.session)
     click.echo(f"seeded: {added['services']} services, {added['providers']} providers added")
+    if history:
+        fill_demo_history()
+
+
+def fill_demo_history() -> None:
+    """The demo's past (clinic/history.py), with a progress bar; nothing when it is there."""
+    from .history import fill_history, has_history
+
+    now, clinic = clock.now(), clock.clinic()
+    if has_history(db.session, now=now, clinic=clinic):
+        click.echo("history: already there (visits more than 30 days old); nothing added")
+        return
+    with click.progressbar(length=1, label="Writing history", file=sys.stderr) as bar:
+        def progress(done: int, total: int) -> None:
+            bar.length = total
+            bar.update(done - bar.pos)
+
+        counts = fill_history(db.session, now=now, clinic=clinic, progress=progress,
+                              base_url=current_app.config["PUBLIC_BASE_URL"])
+    click.echo("history: " + ", ".join(f"{n} {name}" for name, n in counts.items()))
 
 
 @click.command("create-staff")
@@ -137,7 +159,9 @@ def demo_admin(session, *, now) -> tuple[str, str]:
 @with_appcontext
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-def demo_command(host: str, port: int):
+@click.option("--history", is_flag=True,
+              help="Also write a past year of visits, texts and replies (once).")
+def demo_command(host: str, port: int, history: bool):
     """Migrate, seed and serve the app with SMS printed to the console."""
     from werkzeug.serving import run_simple
 
@@ -147,6 +171,8 @@ def demo_command(host: str, port: int):
         app.config["PUBLIC_BASE_URL"] = f"http://{host}:{port}"  # links in texts work locally
     upgrade()
     seed_demo(db.session)
+    if history:
+        fill_demo_history()  # before the dispatcher starts: the history takes its ids
     email, password = demo_admin(db.session, now=clock.now())
     from scheduler.runner import start_embedded
 
