@@ -103,12 +103,32 @@ class TestConfig(Config):
         self.TWILIO_FROM_NUMBER = "+15005550006"
 
 
+def _count(name: str, *, least: int) -> int | None:
+    """A whole number from the environment (None when unset), refused at start-up when bad."""
+    value = (os.environ.get(name) or "").strip()
+    if not value:
+        return None
+    if not (value.isascii() and value.isdigit()) or int(value) < least:
+        raise ValueError(f"{name} must be a whole number of at least {least}, not {value!r}.")
+    return int(value)
+
+
 def engine_options(url: str) -> dict:
     # Query parameters hold phone numbers and message bodies: errors must not print them.
     if url.startswith("sqlite"):
         # Writers wait for each other instead of failing at once.
         return {"connect_args": {"timeout": 30}, "hide_parameters": True}
-    return {"pool_pre_ping": True, "hide_parameters": True}
+    options = {"pool_pre_ping": True, "hide_parameters": True}
+    # Each process's pool counts against the server's max_connections (deploy/README.md):
+    # DB_POOL_SIZE connections kept open, DB_MAX_OVERFLOW more opened at a peak. Unset, they
+    # are SQLAlchemy's 5 and 10.
+    pool_size = _count("DB_POOL_SIZE", least=1)
+    max_overflow = _count("DB_MAX_OVERFLOW", least=0)
+    if pool_size is not None:
+        options["pool_size"] = pool_size
+    if max_overflow is not None:
+        options["max_overflow"] = max_overflow
+    return options
 
 
 def _dev_secret_key() -> str:

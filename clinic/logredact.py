@@ -22,7 +22,9 @@ import re
 from collections.abc import Mapping, MutableMapping
 
 ACCESS_LOGGERS = ("werkzeug", "gunicorn.access")
-LOGGERS = (*ACCESS_LOGGERS, "gunicorn.error")  # gunicorn names the failing request's path
+#: gunicorn names the failing request's path; so does Flask's own logger ("clinic", the app's
+#: name) in "Exception on /manage/<token> [GET]".
+LOGGERS = (*ACCESS_LOGGERS, "gunicorn.error", "clinic")
 
 TOKEN_PATH = re.compile(r"(/|%2F)(manage|bookings|booked|set-password)(/|%2F)[A-Za-z0-9_-]{16,}",
                         re.I)

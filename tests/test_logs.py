@@ -199,3 +199,21 @@ def test_gunicorn_logs_carry_no_token_credential_cookie_phone_or_client(app, tmp
     if set_cookie:
         secrets.append(set_cookie)
     assert [s for s in secrets if s in everything] == []
+
+
+def test_an_error_on_a_manage_page_is_logged_without_its_token(app, caplog):
+    """Flask logs "Exception on <path>" through the app's logger: the token is masked."""
+    import logging
+
+    token = "t" * 32
+
+    @app.get("/manage/<token>/boom")
+    def boom(token):  # a route that fails, standing for any bug on a manage page
+        raise RuntimeError("boom")
+
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    app.testing = False
+    with caplog.at_level(logging.ERROR, logger="clinic"):
+        assert app.test_client().get(f"/manage/{token}/boom").status_code == 500
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "Exception on /manage/<token>/boom" in logged and token not in logged
