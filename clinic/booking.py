@@ -92,18 +92,23 @@ def book(session: Session, req: BookingRequest, *, now: datetime, clinic: Clinic
                            "about your visit.", {"sms_consent": "Required to book online."})
     providers = _candidates(session, service, req.provider_id)
     _check_start(req.start, service, providers, now=now, clinic=clinic)
+    # Read before the lock: entering the transaction ends this read one, after which these
+    # rows would be read again inside it. Only what needs the lock happens there.
+    ids, extraction = [p.id for p in providers], service.includes_extraction
+    length = timedelta(minutes=service.duration_minutes)
+    busy = length + timedelta(minutes=service.buffer_minutes)
+    detail = {"consent": consent_via}
+    if override is not None:
+        detail["cadence_override"] = override
     for attempt in range(len(providers)):
         try:
             with transaction(session, req.client.phone):
                 client = _client_for(session, req.client, now, consent_via)
                 _check_daily_limit(session, client, now, clinic.rules.bookings_per_phone_per_day)
-                if service.includes_extraction and client.id is not None and override is None:
+                if extraction and client.id is not None and override is None:
                     _check_cadence(session, client.id, req.start, service, providers,
                                    now=now, clinic=clinic, name_visits=name_visits)
-                provider = _free_provider(session, service, providers, req.start, clinic)
-                detail = {"consent": consent_via}
-                if override is not None:
-                    detail["cadence_override"] = override
+                provider = providers[_free_index(session, ids, req.start, length, busy, clinic)]
                 appt = _new_visit(session, req, service, provider, client, now=now, actor=actor,
                                   detail=detail)
                 appt.booked_via = via
@@ -378,14 +383,22 @@ def _works(provider: Provider, start: datetime, end: datetime, tz: ZoneInfo) -> 
 
 def _free_provider(session: Session, service: Service, providers: list[Provider],
                    start: datetime, clinic: Clinic, ignore: int | None = None) -> Provider:
-    end = start + timedelta(minutes=service.duration_minutes)
-    until = end + timedelta(minutes=service.buffer_minutes)
-    schedules = availability.load_schedules(
-        session, providers, (start - timedelta(days=1), until + timedelta(days=1)),
+    length = timedelta(minutes=service.duration_minutes)
+    busy = length + timedelta(minutes=service.buffer_minutes)
+    return providers[_free_index(session, [p.id for p in providers], start, length, busy,
+                                 clinic, ignore=ignore)]
+
+
+def _free_index(session: Session, ids: list[int], start: datetime, length: timedelta,
+                busy: timedelta, clinic: Clinic, ignore: int | None = None) -> int:
+    """Which of the providers (by id, in order) works then and is free, read under the lock."""
+    end, until = start + length, start + busy
+    schedules = availability.load_schedules_by_id(
+        session, ids, (start - timedelta(days=1), until + timedelta(days=1)),
         ignore_appointment_id=ignore)
-    for provider, schedule in zip(providers, schedules, strict=True):
+    for i, schedule in enumerate(schedules):
         if schedule.works(start, end, clinic.tz) and schedule.is_free(start, until):
-            return provider
+            return i
     raise _SlotTaken()
 
 

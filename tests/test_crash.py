@@ -1,4 +1,11 @@
-"""A dispatcher killed mid-send: after a restart every text has gone out exactly once."""
+"""A dispatcher killed mid-send: after a restart every text has gone out exactly once.
+
+The dispatcher claims due texts a batch at a time (`dispatch.CLAIM_BATCH`, more than the eight
+here) and sends them one by one, so a SIGKILL leaves the whole unanswered part of the batch
+`sending`: the text in flight (Twilio has it) and those claimed but never handed over. Each is
+settled with Twilio's message list: the one Twilio has is found and kept, never sent again;
+the others are not there, so they go back in line and are sent once, their attempt counted.
+"""
 
 import os
 import signal
@@ -62,8 +69,8 @@ def test_sigkill_mid_batch_then_restart_sends_every_text_exactly_once(app, book,
         if process.poll() is None:
             process.kill()
             process.wait()
-    # Only the text in flight lacks an answer; the rest were never claimed.
-    assert statuses(app) == ["scheduled"] * 5 + ["sending"] + ["sent"] * 2
+    # The batch claimed all eight: two answered, the third in flight, five never handed over.
+    assert statuses(app) == ["sending"] * 6 + ["sent"] * 2
     assert len(twilio.sent) == 3
 
     twilio.answer_delay = 0.0
@@ -72,14 +79,24 @@ def test_sigkill_mid_batch_then_restart_sends_every_text_exactly_once(app, book,
                               "dispatch", "--now", later.isoformat()], cwd=ROOT, env=env,
                              capture_output=True, text=True, timeout=120)
     assert restart.returncode == 0, restart.stdout + restart.stderr
-    assert "settle_unsure: found 1" in restart.stdout
-    assert "send_due: sent 5" in restart.stdout
+    # Twilio's list has the text in flight (kept, not sent again) and none of the other five,
+    # which go back in line after the retry backoff.
+    assert "settle_unsure: found 1, resend 5" in restart.stdout
+    assert statuses(app) == ["scheduled"] * 5 + ["sent"] * 3
+    assert len(twilio.sent) == 3
+    after_backoff = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "scheduler",
+                                    "dispatch", "--now", (later + timedelta(minutes=1))
+                                    .isoformat()], cwd=ROOT, env=env, capture_output=True,
+                                   text=True, timeout=120)
+    assert after_backoff.returncode == 0, after_backoff.stdout + after_backoff.stderr
+    assert "send_due: sent 5" in after_backoff.stdout
 
     assert statuses(app) == ["sent"] * 8
     bodies = [s["body"] for s in twilio.sent]
-    assert len(bodies) == len(set(bodies)) == 8
+    assert len(bodies) == len(set(bodies)) == 8  # each text went out exactly once
     assert [r["outcome"] for r in twilio.requests] == ["accepted"] * 8
     with app.app_context():
         rows = list(db.session.scalars(select(Message).where(Message.kind == "confirmation")))
         assert {m.provider_sid for m in rows} == {s["sid"] for s in twilio.sent}
-        assert {m.attempts for m in rows} == {1}
+        # Three went out on their first attempt; the five never handed over on their second.
+        assert sorted(m.attempts for m in rows) == [1] * 3 + [2] * 5

@@ -30,7 +30,8 @@ CLINIC = Clinic(ZoneInfo("America/Los_Angeles"))
 
 def confirmation(app) -> Message:
     with app.app_context():
-        row = db.session.scalar(select(Message).where(Message.kind == "confirmation"))
+        row = db.session.scalar(select(Message).where(Message.kind == "confirmation")
+                                .order_by(Message.id))
         db.session.expunge(row)
     return row
 
@@ -163,7 +164,8 @@ def test_a_listed_text_another_row_holds_is_not_taken(book, app, dispatch, clock
     dispatch(clock.now)
     other = sms.sent[0][0]
     with app.app_context():  # a second text, same number and body, whose answer was lost
-        row = db.session.scalar(select(Message).where(Message.kind == "confirmation"))
+        row = db.session.scalar(select(Message).where(Message.kind == "confirmation")
+                                .order_by(Message.id))
         db.session.add(Message(appointment_id=row.appointment_id, client_id=row.client_id,
                                kind="confirmation", due_at=clock.now, not_after=row.not_after,
                                status="sending", attempts=1, body=row.body,

@@ -63,8 +63,9 @@ def test_every_staff_page_sends_anonymous_visitors_to_the_login(app, client):
 
 
 def test_a_staff_account_gets_403_on_admin_pages_and_an_admin_gets_them(app, client, sign_in):
-    admin_paths = [p for p in _all_paths(app, "GET") if p.startswith("/staff/admin/")]
-    assert admin_paths
+    admin_paths = [p for p in _all_paths(app, "GET")
+                   if p.startswith(("/staff/admin/", "/staff/reports"))]
+    assert len(admin_paths) >= 8
     sign_in("staff")
     for path in admin_paths:
         assert client.get(path).status_code == 403, path
@@ -72,7 +73,9 @@ def test_a_staff_account_gets_403_on_admin_pages_and_an_admin_gets_them(app, cli
     client.post("/staff/logout")
     sign_in("admin")
     for path in admin_paths:
-        assert client.get(path).status_code == 200, path
+        # Paths built with id 1 may name nothing (PostgreSQL's ids go on between tests).
+        allowed = (200, 404) if re.search(r"/\d+(/|$)", path) else (200,)
+        assert client.get(path).status_code in allowed, path
 
 
 @pytest.fixture

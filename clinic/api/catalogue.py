@@ -1,5 +1,6 @@
 """Services, providers and free slots."""
 
+from flask import jsonify
 from sqlalchemy import select
 
 from .. import availability, clock
@@ -43,4 +44,6 @@ def free_slots(query: AvailabilityQuery):
     chosen = providers_for(db.session, service, query.provider, field="provider")
     slots = availability.slots_between(db.session, service, chosen, query.first, query.last,
                                        now=now, clinic=clinic)
-    return FreeSlots(timezone=str(clinic.tz), slots=[serialize.slot(s, clinic.tz) for s in slots])
+    # Declared as FreeSlots above (the document is generated from it); built as plain data,
+    # which serialize.free_slots keeps identical to the model's dump.
+    return jsonify(serialize.free_slots(slots, clinic.tz))

@@ -31,6 +31,16 @@ def slot(found: Slot, tz: ZoneInfo) -> schemas.Slot:
                         provider_id=found.provider_id)
 
 
+def free_slots(found: list[Slot], tz: ZoneInfo) -> dict:
+    """The `FreeSlots` answer as plain JSON data: exactly what
+    `FreeSlots(timezone=..., slots=[slot(s, tz) ...]).model_dump(mode="json")` gives, built
+    without validating a model per slot (a two-month answer has thousands); every value is
+    already the string or integer the model would hold."""
+    return {"timezone": str(tz),
+            "slots": [{"start": iso_local(s.start, tz), "end": iso_local(s.end, tz),
+                       "provider_id": s.provider_id} for s in found]}
+
+
 def booking(appt: Appointment, clinic: Clinic) -> schemas.BookingAnswer:
     """The one shape of a booking, shared by every endpoint that answers with one."""
     return schemas.BookingAnswer(booking=schemas.Booking(

@@ -1,9 +1,15 @@
 """Sending what is due, and settling sends whose answer was lost. Each text goes out at most once.
 
-- The next due row is checked, rendered and claimed (`sending`, attempt counted, `check_at`
-  set) in one write transaction, committed right before its own API call; the SID is stored
-  after. On PostgreSQL the claim skips rows another dispatcher holds, so several run side by
-  side. A crash therefore leaves at most the one text in flight without an answer.
+- The earliest due rows, up to `CLAIM_BATCH`, are checked, rendered and claimed (each
+  `sending` with its own attempt and `check_at`, in the order due) in one write transaction;
+  then each is handed to Twilio in turn and its answer (the SID) recorded in its own short
+  transaction. On PostgreSQL the claim skips rows another dispatcher holds, and a claimed row
+  is no longer `scheduled`, so several run side by side and never take each other's rows. A
+  crash therefore leaves at most the claimed batch without an answer (`CLAIM_BATCH` texts):
+  the one in flight and those not yet handed over, each settled below. A claimed text not
+  handed over on SIGTERM, `SEND_WITHIN` after its claim (a slow Twilio), or after an answer
+  that its number opted out or cannot take texts, is put back exactly as it was and claimed,
+  checked and counted again later.
 - A send whose answer was lost (a read timeout, a connection dropped after the request went
   out) stays `sending`; so does a claim whose dispatcher died. Once its `check_at` passes,
   Twilio's message list is asked: found, its SID is kept; not found, it is sent again, the
@@ -55,6 +61,13 @@ SETTLE = timedelta(minutes=1)
 #: A lookup that failed is tried again this often, for this long, before staff are asked.
 RECHECK = timedelta(minutes=2)
 GIVE_UP_CHECKING = timedelta(hours=1)
+#: How many due texts one claim takes: claimed together in one transaction, then handed to
+#: Twilio one by one, each answer recorded in its own transaction. A crash leaves at most
+#: these in `sending`, each settled with Twilio's list like any send without an answer.
+CLAIM_BATCH = 10
+#: A claimed text is handed over only this soon after its claim (a slow Twilio): later, it
+#: goes back in line untouched, so a claim never nears CLAIM_TIMEOUT before its send starts.
+SEND_WITHIN = timedelta(seconds=30)
 #: Twilio statuses of a text that reached Twilio and went no further.
 FAILED_AT_TWILIO = ("failed", "undelivered", "canceled")  # Twilio's words, not ours
 
@@ -64,16 +77,16 @@ Clock = Callable[[], datetime]
 
 def send_due(session: Session, *, clock: Clock, sender: SmsSender, render: Render,
              clinic: Clinic, stop: threading.Event | None = None,
-             rng: random.Random | None = None) -> Counter:
-    """Sends every text due, one claim at a time, until none is due or `stop` is set."""
+             rng: random.Random | None = None, batch: int | None = None) -> Counter:
+    """Sends every text due, a claimed batch at a time, until none is due or `stop` is set."""
     counts: Counter = Counter()
     rng = rng or random.Random()
     while not (stop and stop.is_set()):
-        outcome = send_next(session, clock=clock, sender=sender, render=render, clinic=clinic,
-                            rng=rng)
-        if outcome is None:
+        done = _send_batch(session, clock=clock, sender=sender, render=render, clinic=clinic,
+                           rng=rng, size=batch or CLAIM_BATCH, stop=stop)
+        if done is None:
             break
-        counts[outcome] += 1
+        counts.update(done)
     return counts
 
 
@@ -83,28 +96,123 @@ def send_next(session: Session, *, clock: Clock, sender: SmsSender, render: Rend
 
     Returns what happened to it, or None when nothing is due.
     """
+    done = _send_batch(session, clock=clock, sender=sender, render=render, clinic=clinic,
+                       rng=rng, size=1)
+    return next(iter(done)) if done else None
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    """A claimed text, ready to hand over, and its row as it was before the claim."""
+
+    claim: Claim
+    to: str
+    body: str
+    before: dict
+
+
+#: What a claim changes on a row: restored as it was when a claimed text is not sent after all.
+_CLAIMED_FIELDS = ("status", "attempts", "body", "claimed_at", "check_at", "updated_at")
+
+
+def _send_batch(session: Session, *, clock: Clock, sender: SmsSender, render: Render,
+                clinic: Clinic, rng: random.Random, size: int,
+                stop: threading.Event | None = None) -> Counter | None:
+    """Claims up to `size` due texts in one transaction, then sends them one by one, each
+    answer recorded in its own. None when nothing is due."""
+    claimed_at, claimed, counts = _claim_batch(session, clock=clock, render=render,
+                                               clinic=clinic, rng=rng, size=size)
+    if claimed_at is None:
+        return None
+    unreachable: set[str] = set()  #: numbers an answer in this batch opted out or refused
+    for i, item in enumerate(claimed):
+        if ((stop and stop.is_set()) or clock() - claimed_at >= SEND_WITHIN
+                or item.to in unreachable):
+            # Not handed over: back in line untouched, claimed and checked again later (a
+            # text to a number that just opted out is then skipped, as it always was).
+            _release(session, claimed[i:])
+            break
+        try:
+            outcome, refused = _send_claimed(session, item, clock=clock, sender=sender,
+                                             clinic=clinic, rng=rng)
+        except BaseException:
+            _release_quietly(session, claimed[i + 1:])
+            raise
+        counts[outcome] += 1
+        if refused:
+            unreachable.add(item.to)
+    return counts
+
+
+def _claim_batch(session: Session, *, clock: Clock, render: Render, clinic: Clinic,
+                 rng: random.Random, size: int
+                 ) -> tuple[datetime | None, list[_Claimed], Counter]:
+    """The earliest due texts, each checked and claimed under its lock, in one transaction.
+
+    Each claimed row is `sending` with its own attempt and `check_at`; rows held back
+    (skipped, held for quiet hours, not renderable) are counted as before."""
+    counts: Counter = Counter()
+    claimed: list[_Claimed] = []
     with transaction(session):
         now = clock()
-        message = _next(session, (Message.status == MessageStatus.SCHEDULED, Message.due_at <= now),
-                        (Message.due_at, Message.id))
-        if message is None:
-            return None
-        outcome = _claim(session, message, now, clinic, rng, render)
-        message.updated_at = now
-        claim = Claim(message.id, message.attempts)
-        to, body = message.client.phone, message.body
-    if outcome != "claimed":
-        return outcome
+        rows = list(session.scalars(
+            locked_messages(session, skip_locked=True)
+            .where(Message.status == MessageStatus.SCHEDULED, Message.due_at <= now)
+            .order_by(Message.due_at, Message.id).limit(size)))
+        if not rows:
+            return None, [], counts
+        for message in rows:
+            before = {name: getattr(message, name) for name in _CLAIMED_FIELDS}
+            outcome = _claim(session, message, now, clinic, rng, render)
+            message.updated_at = now
+            if outcome != "claimed":
+                counts[outcome] += 1
+                continue
+            claimed.append(_Claimed(Claim(message.id, message.attempts), message.client.phone,
+                                    message.body, before))
+    return now, claimed, counts
+
+
+def _send_claimed(session: Session, item: _Claimed, *, clock: Clock, sender: SmsSender,
+                  clinic: Clinic, rng: random.Random) -> tuple[str, bool]:
+    """Hands a claimed text to the sender and records the answer: the outcome, and whether
+    the answer says the number takes no texts from us (opted out, unreachable)."""
+    claim = item.claim
     try:
-        sent = sender.send(to, body, ref=claim.ref)
+        sent = sender.send(item.to, item.body, ref=claim.ref)
     except SendError as exc:
+        refused = exc.outcome in (SendFailure.OPTED_OUT, SendFailure.UNDELIVERABLE)
         return _record(session, claim, clock,
-                       lambda m, now, error=exc: _failed(m, error, now, clinic, rng))
+                       lambda m, now, error=exc: _failed(m, error, now, clinic, rng)), refused
     except Exception:  # a bug after the request may have gone out: ask Twilio, never resend
         log.exception("message %s: unexpected error while sending", claim.message_id)
         error = SendError("unexpected error while sending", unsure=True)
-        return _record(session, claim, clock, lambda m, now: _unsure(m, error, now))
-    return _record(session, claim, clock, lambda m, now: _sent(m, sent.sid, now), sid=sent.sid)
+        return _record(session, claim, clock, lambda m, now: _unsure(m, error, now)), False
+    return _record(session, claim, clock, lambda m, now: _sent(m, sent.sid, now),
+                   sid=sent.sid), False
+
+
+def _release(session: Session, items: list[_Claimed]) -> None:
+    """Puts claimed texts that were never handed over back as they were before the claim,
+    while they are still that claim's (nothing was sent, so nothing is recorded)."""
+    if not items:
+        return
+    with transaction(session):
+        for item in items:
+            message = _locked(session, item.claim.message_id)
+            if (message is not None and message.status == MessageStatus.SENDING
+                    and message.attempts == item.claim.attempt):
+                for name, value in item.before.items():
+                    setattr(message, name, value)
+
+
+def _release_quietly(session: Session, items: list[_Claimed]) -> None:
+    """`_release` after a failure: if it fails too, the rows stay `sending` and are settled
+    with Twilio's list once their `check_at` passes."""
+    try:
+        _release(session, items)
+    except Exception:
+        log.exception("could not put %d claimed messages back in line", len(items))
 
 
 def settle_unsure(session: Session, *, clock: Clock, sender: SmsSender, clinic: Clinic,
