@@ -1,37 +1,99 @@
-"""The owner's report on a big history: 100,000 visits over about four years, with their texts
-(about five a visit) and check-in replies, then a 12-week report (the page's figures and its
-CSV), median of 5.
+"""B5 reports: the owner's 12-week report on a big history.
 
-Run: python benchmarks/reports.py [DATABASE_URL]   (default: a temporary SQLite file)
+100,000 visits (10,000 with --quick) with their texts, replies and follow-ups, written by
+`clinic.history.fill_history` over a year (plain rows over four years, visits with texts and
+check-in replies, when that module is missing); then the 12-week report (the page's figures and
+its CSV), median of 5, and a two-year report for scale.
 """
+
+from __future__ import annotations
 
 import random
 import statistics
-import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 
-from flask_migrate import upgrade
 from sqlalchemy import func, insert, select
 
-from clinic import create_app, reports
-from clinic.config import TestConfig
-from clinic.extensions import db
-from clinic.messaging.models import InboundMessage, Message
-from clinic.models import Appointment, Client, Provider, Service
-from clinic.seed import seed_demo
+from .common import Figure, Progress, Settings, app_for
 
 NOW = datetime(2027, 3, 1, 16, 0, tzinfo=UTC)
-VISITS = 100_000
-CLIENTS = 20_000
 PROVIDERS = 40  #: visits are spread over them so none overlap (PostgreSQL's exclusion)
 FIRST = NOW - timedelta(days=4 * 365)
-STEP = (NOW + timedelta(days=30) - FIRST) / (VISITS // PROVIDERS)
 CHUNK = 5000
 
 
-def build(rng: random.Random) -> None:
+def run(settings: Settings, progress: Progress) -> list[Figure]:
+    from clinic import clock, reports
+    from clinic.extensions import db
+    from clinic.messaging.models import InboundMessage, Message
+    from clinic.models import Appointment
+
+    visits = 2_000 if settings.tiny else 10_000 if settings.quick else 100_000
+    url = settings.database("b5")
+    app = app_for(url)
+    app.config["CLOCK"] = lambda: NOW
+    with app.app_context():
+        began = time.perf_counter()
+        how = fill(visits, progress)
+        if how is None:
+            how = "plain rows"
+            build(random.Random(7), visits, visits // 5, progress)
+        counts = {name: db.session.scalar(select(func.count()).select_from(model))
+                  for name, model in (("visits", Appointment), ("texts", Message),
+                                      ("replies", InboundMessage))}
+        built = time.perf_counter() - began
+        clinic = clock.clinic()
+        first, last = reports.default_range(NOW.astimezone(clinic.tz).date())
+
+        def report(since):
+            def once():
+                reports.rows(reports.build(db.session, since, last, clinic, NOW))
+                db.session.rollback()
+            timings = []
+            for _ in range(5):
+                began = time.perf_counter()
+                once()
+                timings.append((time.perf_counter() - began) * 1000)
+            return statistics.median(timings), timings
+
+        ms, timings = report(first)
+        two_years = None if settings.tiny else report(last - timedelta(days=reports.MAX_DAYS))[0]
+        db.engine.dispose()
+    shown = ", ".join(f"{k} {v:,}" for k, v in counts.items())
+    return [
+        Figure("B5", f"12-week report, {visits:,} visits", round(ms, 1), "ms", "<= 300",
+               detail=f"{shown} ({how}, built in {built:.0f} s); runs "
+                      + ", ".join(f"{t:.0f}" for t in timings)),
+    ] + ([] if two_years is None else [
+        Figure("B5", f"2-year report, {visits:,} visits", round(two_years, 1), "ms",
+               detail="no goal; for scale")])
+
+
+def fill(visits: int, progress: Progress) -> str | None:
+    """The history by `clinic.history.fill_history`, when it exists; how it was made."""
+    try:
+        from clinic.history import fill_history
+    except ImportError:
+        return None
+    from clinic import clock
+    from clinic.extensions import db
+
+    clinic = clock.clinic()
+    days = 365
+    open_days = days * 6 / 7 + 12  # Monday to Saturday, and two weeks ahead
+    fill_history(db.session, now=NOW, clinic=clinic, days=days, per_day=visits / open_days,
+                 seed=7, progress=progress.callback(f"B5 fill_history, ~{visits:,} visits"))
+    return "clinic.history.fill_history"
+
+
+def build(rng: random.Random, VISITS: int, CLIENTS: int, progress: Progress) -> None:
+    from clinic.extensions import db
+    from clinic.messaging.models import InboundMessage, Message
+    from clinic.models import Appointment, Client, Provider, Service
+
+    STEP = (NOW + timedelta(days=30) - FIRST) / (VISITS // PROVIDERS)
+    advance = progress.task(f"B5 {VISITS:,} visits with texts and replies", 3)
     services = list(db.session.scalars(select(Service).order_by(Service.id)))
     role_providers = {}
     for n in range(PROVIDERS):
@@ -71,6 +133,7 @@ def build(rng: random.Random) -> None:
     for at in range(0, len(visits), CHUNK):
         db.session.execute(insert(Appointment), visits[at:at + CHUNK])
     db.session.commit()
+    advance(1)
 
     rows = db.session.execute(select(Appointment.id, Appointment.client_id, Appointment.start_at,
                                      Appointment.end_at, Appointment.status)).all()
@@ -107,9 +170,11 @@ def build(rng: random.Random) -> None:
                                     received_at=due + timedelta(minutes=rng.randrange(5, 300))))
     for at in range(0, len(texts), CHUNK):
         db.session.execute(insert(Message), texts[at:at + CHUNK])
+    advance(1)
     for at in range(0, len(replies), CHUNK):
         db.session.execute(insert(InboundMessage), replies[at:at + CHUNK])
     db.session.commit()
+    advance(1)
 
 
 def _text(appt_id, client_id, kind, due, status, code=None, note=None) -> dict:
@@ -119,46 +184,3 @@ def _text(appt_id, client_id, kind, due, status, code=None, note=None) -> dict:
                 claimed_at=due if handed else None,
                 sent_at=due if status in ("sent", "delivered") else None,
                 created_at=due - timedelta(days=1), updated_at=due)
-
-
-def main() -> None:
-    url = sys.argv[1] if len(sys.argv) > 1 else f"sqlite:///{tempfile.mkdtemp()}/bench.db"
-    config = TestConfig(url)
-    config.CLOCK = lambda: NOW
-    app = create_app(config)
-    with app.app_context():
-        upgrade()
-        seed_demo(db.session)
-        began = time.perf_counter()
-        build(random.Random(7))
-        counts = {name: db.session.scalar(select(func.count()).select_from(model))
-                  for name, model in (("visits", Appointment), ("texts", Message),
-                                      ("replies", InboundMessage))}
-        print(f"built {counts} in {time.perf_counter() - began:.0f} s on "
-              f"{db.engine.dialect.name}")
-        from clinic import clock
-        clinic = clock.clinic()
-        first, last = reports.default_range(NOW.astimezone(clinic.tz).date())
-        timings = []
-        for _ in range(5):
-            began = time.perf_counter()
-            report = reports.build(db.session, first, last, clinic, NOW)
-            reports.rows(report)
-            timings.append((time.perf_counter() - began) * 1000)
-            db.session.rollback()
-        each = ", ".join(f"{t:.0f}" for t in timings)
-        print(f"12-week report ({first} to {last}, {len(report.weeks)} weeks): median "
-              f"{statistics.median(timings):.1f} ms of 5 ({each})")
-        first2 = last - timedelta(days=reports.MAX_DAYS)
-        timings = []
-        for _ in range(5):
-            began = time.perf_counter()
-            reports.rows(reports.build(db.session, first2, last, clinic, NOW))
-            timings.append((time.perf_counter() - began) * 1000)
-            db.session.rollback()
-        print(f"2-year report: median {statistics.median(timings):.1f} ms of 5")
-        db.engine.dispose()
-
-
-if __name__ == "__main__":
-    main()
