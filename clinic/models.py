@@ -142,6 +142,8 @@ class Appointment(db.Model):
         Index("ix_appointment_provider_start", "provider_id", "start_at"),
         Index("ix_appointment_start", "start_at"),
         Index("ix_appointment_client_start", "client_id", "start_at"),  # reports: rebooking
+        Index("ix_appointment_created_at", "created_at"),  # reports: bookings by week
+        Index("ix_appointment_cancelled_at", "cancelled_at"),  # reports: cancellations
         ExcludeConstraint(
             (text("provider_id"), "="),
             (text("tsrange(start_at, busy_until)"), "&&"),

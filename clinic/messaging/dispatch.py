@@ -30,8 +30,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, select
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, exists, insert, select, update
+from sqlalchemy.orm import Session, selectinload
 
 from ..enums import (
     CHANGEABLE,
@@ -111,6 +111,15 @@ class _Claimed:
     before: dict
 
 
+#: What the checks and the bodies read, loaded with the batch (a few SELECTs ... IN per batch,
+#: not lazy loads per text). Separate SELECTs, not JOINs: only the claimed `message` rows are
+#: locked (FOR UPDATE SKIP LOCKED on PostgreSQL), and the visit's service, provider and client
+#: come with it (joined on `Appointment`). `populate_existing` reaches these loads too.
+_CLAIM_LOADS = (
+    selectinload(Message.client),
+    selectinload(Message.appointment).selectinload(Appointment.events),
+)
+
 #: What a claim changes on a row: restored as it was when a claimed text is not sent after all.
 _CLAIMED_FIELDS = ("status", "attempts", "body", "claimed_at", "check_at", "updated_at")
 
@@ -158,7 +167,8 @@ def _claim_batch(session: Session, *, clock: Clock, render: Render, clinic: Clin
         rows = list(session.scalars(
             locked_messages(session, skip_locked=True)
             .where(Message.status == MessageStatus.SCHEDULED, Message.due_at <= now)
-            .order_by(Message.due_at, Message.id).limit(size)))
+            .order_by(Message.due_at, Message.id).limit(size)
+            .options(*_CLAIM_LOADS)))
         if not rows:
             return None, [], counts
         for message in rows:
@@ -188,8 +198,7 @@ def _send_claimed(session: Session, item: _Claimed, *, clock: Clock, sender: Sms
         log.exception("message %s: unexpected error while sending", claim.message_id)
         error = SendError("unexpected error while sending", unsure=True)
         return _record(session, claim, clock, lambda m, now: _unsure(m, error, now)), False
-    return _record(session, claim, clock, lambda m, now: _sent(m, sent.sid, now),
-                   sid=sent.sid), False
+    return _record_sent(session, claim, clock, sent.sid), False
 
 
 def _release(session: Session, items: list[_Claimed]) -> None:
@@ -389,10 +398,41 @@ def _record(session: Session, claim: Claim, clock: Clock, change, *,
             message.updated_at = now
             code, note = message.error_code, message.note
         else:
-            outcome, code, note = Outcome.LATE, None, "answer for an attempt already settled"
+            outcome, code, note = Outcome.LATE, None, _LATE
         session.add(MessageEvent(message=message, at=now, outcome=outcome, provider_sid=sid,
                                  error_code=code, note=note))
     return outcome
+
+
+def _record_sent(session: Session, claim: Claim, clock: Clock, sid: str) -> str:
+    """`_record` of `_sent`, in two statements rather than a read and an ORM flush: the
+    UPDATE's WHERE is the fence (still this attempt's and `sending`), and it locks the row
+    (PostgreSQL; SQLite's BEGIN IMMEDIATE already holds the database). When it changes
+    nothing, the answer is late and only kept in the history, as `_record` does."""
+    with transaction(session):
+        now = clock()
+        params = dict(m_id=claim.message_id, m_attempt=claim.attempt, m_sid=sid, m_now=now)
+        if session.execute(_SENT, params).rowcount == 1:
+            session.execute(_SENT_EVENT, params)
+            return Outcome.SENT
+        message = _locked(session, claim.message_id)
+        session.add(MessageEvent(message=message, at=clock(), outcome=Outcome.LATE,
+                                 provider_sid=sid, note=_LATE))
+    return Outcome.LATE
+
+
+#: `_sent` and its history row as plain statements, built once (`_record_sent`).
+_table, _events = Message.__table__, MessageEvent.__table__
+_SENT = (update(_table)
+         .where(_table.c.id == bindparam("m_id"), _table.c.status == MessageStatus.SENDING,
+                _table.c.attempts == bindparam("m_attempt"))
+         .values(provider_sid=bindparam("m_sid"), sent_at=bindparam("m_now"), check_at=None,
+                 status=MessageStatus.SENT, note=None, error_code=None,
+                 updated_at=bindparam("m_now")))
+_SENT_EVENT = insert(_events).values(
+    message_id=bindparam("m_id"), at=bindparam("m_now"), outcome=Outcome.SENT,
+    provider_sid=bindparam("m_sid"), error_code=None, note=None)
+_LATE = "answer for an attempt already settled"
 
 
 def _sent(message: Message, sid: str, now: datetime) -> str:

@@ -57,6 +57,8 @@ class Message(db.Model):
     __table_args__ = (
         # The dispatcher's poll: due rows, earliest first; cost follows what is due.
         Index("ix_message_status_due", "status", "due_at"),
+        # The report's texts by week and final status (and why failed), from the index alone.
+        Index("ix_message_report_texts", "status", "due_at", "error_code", "note"),
     )
 
 
@@ -93,6 +95,10 @@ class InboundMessage(db.Model):
 
     client: Mapped[Client | None] = relationship()
     appointment: Mapped[Appointment | None] = relationship()
+
+    __table_args__ = (
+        Index("ix_inbound_message_received_at", "received_at"),  # reports: check-in replies
+    )
 
 
 class Followup(db.Model):
