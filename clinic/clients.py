@@ -21,7 +21,7 @@ from .models import Appointment, AuditEntry, Client, StaffUser
 from .phones import normalise_phone
 from .timeutil import now_utc
 from .tx import transaction
-from .validation import EMAIL, printable
+from .validation import EMAIL, Refused, printable
 
 NAME_MAX = 120
 EMAIL_MAX = 254
@@ -75,13 +75,8 @@ VISIT_STATUS_WORDS = {
 FIELD_WORDS = {"name": "Name", "email": "Email"}
 
 
-class ClientError(ValueError):
+class ClientError(Refused):
     """An edit that was refused; `fields` maps a form field to what is wrong with it."""
-
-    def __init__(self, message: str, fields: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.fields = fields or {}
 
 
 class StaleEdit(ClientError):

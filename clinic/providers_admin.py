@@ -42,7 +42,7 @@ from .enums import CHANGEABLE, ProviderRole
 from .models import Appointment, AuditEntry, Provider, TimeOff, WorkingHours
 from .timeutil import day_bounds_utc, local_datetime
 from .tx import lock, transaction
-from .validation import printable
+from .validation import Refused, printable
 
 NAME_MAX = 120
 REASON_MAX = 200
@@ -67,13 +67,8 @@ ACTION_WORDS = {"created": "Created", "edited": "Details changed",
 Week = dict[int, list[tuple[time, time]]]  #: weekday -> stretches, in clinic wall-clock time
 
 
-class ProviderError(ValueError):
+class ProviderError(Refused):
     """A change that was refused; `fields` maps a form field to what is wrong with it."""
-
-    def __init__(self, message: str, fields: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.fields = fields or {}
 
 
 class UnknownProvider(LookupError):

@@ -36,7 +36,7 @@ from .enums import HOLDING, ProviderRole
 from .models import Appointment, AuditEntry, Service
 from .rules import DEFAULT_RULES
 from .tx import transaction
-from .validation import printable
+from .validation import Refused, printable
 
 SUBJECT = "service"
 NAME_MAX = 120
@@ -99,13 +99,8 @@ TRUE_WORDS = frozenset({"on", "true", "1", "yes", "y"})
 FALSE_WORDS = frozenset({"", "off", "false", "0", "no", "n"})
 
 
-class ServiceError(ValueError):
+class ServiceError(Refused):
     """A change that was refused; `fields` maps a form field to what is wrong with it."""
-
-    def __init__(self, message: str, fields: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.fields = fields or {}
 
 
 class StaleEdit(ServiceError):

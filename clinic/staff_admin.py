@@ -29,7 +29,7 @@ from . import auth
 from .enums import StaffRole
 from .models import AuditEntry, Provider, StaffSession, StaffUser
 from .tx import transaction
-from .validation import EMAIL, printable
+from .validation import EMAIL, Refused, printable
 
 LINK_HOURS = 72  #: how long a set-password link works
 NAME_MAX = 120
@@ -52,13 +52,8 @@ FIELD_WORDS = {"name": "Name", "email": "Email", "role": "Role", "provider_id": 
                "tokens_revoked": "API tokens revoked", "link_until": "Link works until"}
 
 
-class AccountError(ValueError):
-    """Refused: `message` for the page, `fields` a message per form field."""
-
-    def __init__(self, message: str, fields: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.fields = fields or {}
+class AccountError(Refused):
+    """An account change that was refused."""
 
 
 class UnknownAccount(LookupError):

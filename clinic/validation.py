@@ -62,6 +62,16 @@ class InvalidInput(ValueError):
         self.code, self.message, self.fields = code, message, fields
 
 
+class Refused(ValueError):
+    """A change a form asked for and a domain function refused: `message` for the page,
+    `fields` a message per form field. Nothing was written."""
+
+    def __init__(self, message: str, fields: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fields = fields or {}
+
+
 def printable(value: str) -> bool:
     """Text a database and an SMS can carry: valid UTF-8, no control characters."""
     try:
