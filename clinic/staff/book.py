@@ -20,9 +20,17 @@ from ..enums import CHANGEABLE, BookedVia
 from ..extensions import db
 from ..models import Appointment, Client, Service
 from ..phones import mobile_phone
-from ..rules import CONCERN_LABELS, CONCERNS
+from ..rules import CONCERN_LABELS
 from ..timeutil import clock_time, parse_aware
-from ..validation import InvalidInput, parse_booking, parse_id, printable, storable
+from ..validation import (
+    InvalidInput,
+    booking_payload,
+    form_fields,
+    parse_booking,
+    parse_id,
+    printable,
+    storable,
+)
 from ..web import picking
 from . import bp
 from .access import actor
@@ -102,7 +110,7 @@ def _details(service: Service):
             return render_template("staff/book_details.html", **context), 422
     try:
         try:
-            req = parse_booking(_payload(service.slug, values, start),
+            req = parse_booking(booking_payload(service.slug, values, start),
                                 current_app.config["CLINIC_REGION"])
         except InvalidInput:
             # Triage first: a dermatologist's concern matters more than a mistyped field.
@@ -180,25 +188,9 @@ def _provider_named(service: Service, provider_id: int | None):
     return found[0] if found else None
 
 
-def _payload(slug: str, form, start: datetime) -> dict:
-    """The form, in the API's shape, so it goes through the API's validator."""
-    topicals = {"yes": True, "no": False}.get(form.get("uses_prescription_topicals", ""))
-    return {
-        "service": slug,
-        "start": start.isoformat(),
-        "provider_id": parse_id(form.get("provider")),
-        "client": {"name": form.get("name") or None, "phone": form.get("phone") or None,
-                   "email": form.get("email") or None},
-        "sms_consent": form.get("sms_consent") == "yes",
-        "intake": {"uses_prescription_topicals": topicals,
-                   "concerns": [c for c in form.getlist("concerns") if c in CONCERNS],
-                   "event_date": form.get("event_date") or None},
-    }
-
-
 def _staff_fields(fields: dict[str, str]) -> dict[str, str]:
     """API field names (client.phone) to the form's (phone), consent worded for staff."""
-    found = {name.split(".")[-1]: message for name, message in fields.items()}
+    found = form_fields(fields)
     if "sms_consent" in found:
         found["sms_consent"] = CONSENT_FIELD
     return found
@@ -208,21 +200,9 @@ def _other_days(exc: booking.BookingError, start: datetime, service: Service,
                 provider_id: int | None) -> list[tuple[str, str]]:
     """Links to the day picker at each range of days a cadence refusal allows."""
     wanted = start.astimezone(clock.tz()).date()
-    found = []
-    for allowed in exc.extra.get("allowed", []):
-        first = picking.first_for(allowed, wanted)
-        if first is None:
-            continue
-        last = picking.parse_day(allowed.get("to"))
-        label = (f"Days up to {_short(last)}" if last and last < wanted
-                 else f"Days from {_short(first)}")
-        found.append((label, url_for("staff.book_service", slug=service.slug,
-                                     provider=provider_id, **{"from": first.isoformat()})))
-    return found
-
-
-def _short(day) -> str:
-    return f"{day:%a} {day.day} {day:%b}"
+    return [(label, url_for("staff.book_service", slug=service.slug, provider=provider_id,
+                            **{"from": first.isoformat()}))
+            for label, first in picking.allowed_days(exc.extra.get("allowed", []), wanted)]
 
 
 def _booked_message(appt: Appointment, name: str) -> str:

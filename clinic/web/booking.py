@@ -21,7 +21,14 @@ from ..extensions import db, limiter
 from ..models import Service
 from ..rules import CONCERN_LABELS, CONCERNS
 from ..timeutil import parse_aware
-from ..validation import InvalidInput, parse_booking, parse_id, printable
+from ..validation import (
+    InvalidInput,
+    booking_payload,
+    form_fields,
+    parse_booking,
+    parse_id,
+    printable,
+)
 from . import picking
 
 bp = Blueprint("booking", __name__)
@@ -111,7 +118,8 @@ def details(slug: str):
         return render_template("booking/details.html", **context)
     try:
         try:
-            req = parse_booking(_payload(slug, values, start), current_app.config["CLINIC_REGION"])
+            req = parse_booking(booking_payload(slug, values, start),
+                                current_app.config["CLINIC_REGION"])
         except InvalidInput:
             # Triage first: a dermatologist's concern matters more than a mistyped field.
             booking.check_triage(db.session, service, values.getlist("concerns"))
@@ -119,10 +127,10 @@ def details(slug: str):
         appt = booking.book(db.session, req, now=clock.now(), clinic=clock.clinic(),
                             via=_came_via())
     except InvalidInput as exc:
-        context["errors"] = _form_fields(exc.fields)
+        context["errors"] = form_fields(exc.fields)
         return render_template("booking/details.html", **context), 422
     except booking.BookingError as exc:
-        context["errors"] = _form_fields(exc.fields)
+        context["errors"] = form_fields(exc.fields)
         context["problem"] = exc
         context["other_days"] = _other_days(exc, start)
         return render_template("booking/details.html", **context), exc.status
@@ -180,22 +188,6 @@ def _provider_arg() -> int | None:
     return parse_id(request.args.get("provider"))
 
 
-def _payload(slug: str, form, start) -> dict:
-    """The form, in the API's shape, so both go through one validator."""
-    topicals = {"yes": True, "no": False}.get(form.get("uses_prescription_topicals", ""))
-    return {
-        "service": slug,
-        "start": start.isoformat(),
-        "provider_id": parse_id(form.get("provider")),
-        "client": {"name": form.get("name") or None, "phone": form.get("phone") or None,
-                   "email": form.get("email") or None},
-        "sms_consent": form.get("sms_consent") == "yes",
-        "intake": {"uses_prescription_topicals": topicals,
-                   "concerns": [c for c in form.getlist("concerns") if c in CONCERNS],
-                   "event_date": form.get("event_date") or None},
-    }
-
-
 DRAFT = "booking_draft"
 DRAFT_KEPT = timedelta(minutes=30)  #: how long typed details wait for the next details page
 #: The details a client typed that survive picking another day, each with its longest length.
@@ -228,22 +220,5 @@ def _typed_before(slug: str, args) -> MultiDict:
 def _other_days(exc: booking.BookingError, start) -> list[tuple[str, str]]:
     """Buttons to the day picker for each range of days a cadence refusal allows."""
     wanted = start.astimezone(clock.tz()).date()
-    found = []
-    for allowed in exc.extra.get("allowed", []):
-        first = picking.first_for(allowed, wanted)
-        if first is None:
-            continue
-        last = picking.parse_day(allowed.get("to"))
-        label = (f"Days up to {_short(last)}" if last and last < wanted
-                 else f"Days from {_short(first)}")
-        found.append((label, first.isoformat()))
-    return found
-
-
-def _short(day) -> str:
-    return f"{day:%a} {day.day} {day:%b}"
-
-
-def _form_fields(fields: dict[str, str]) -> dict[str, str]:
-    """API field names (client.phone) to form field names (phone)."""
-    return {name.split(".")[-1]: message for name, message in fields.items()}
+    return [(label, first.isoformat())
+            for label, first in picking.allowed_days(exc.extra.get("allowed", []), wanted)]

@@ -6,6 +6,7 @@ from datetime import date, timedelta
 
 from .. import availability, booking, clock
 from ..extensions import db
+from ..messaging.bodies import short_day
 from ..models import Provider, Service
 
 DAYS_SHOWN = 14
@@ -117,6 +118,20 @@ def first_for(allowed: dict[str, str], wanted: date) -> date | None:
         back = last - timedelta(days=DAYS_SHOWN - 1)
         return first_day((max(back, first) if first else back).isoformat())
     return first
+
+
+def allowed_days(allowed: list[dict[str, str]], wanted: date) -> list[tuple[str, date]]:
+    """Each range of days a cadence refusal allows, as (its label, the day to show first)."""
+    found = []
+    for each in allowed:
+        first = first_for(each, wanted)
+        if first is None:
+            continue
+        last = parse_day(each.get("to"))
+        label = (f"Days up to {short_day(last)}" if last and last < wanted
+                 else f"Days from {short_day(first)}")
+        found.append((label, first))
+    return found
 
 
 def nearest_allowed(allowed: list[dict[str, str]], wanted: date) -> date | None:
