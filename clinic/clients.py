@@ -21,7 +21,7 @@ from .models import Appointment, AuditEntry, Client, StaffUser
 from .phones import normalise_phone
 from .timeutil import now_utc
 from .tx import transaction
-from .validation import EMAIL, Refused, printable
+from .validation import EMAIL, Refused, name_problem, printable
 
 NAME_MAX = 120
 EMAIL_MAX = 254
@@ -292,14 +292,8 @@ def latest_audit_id(session: Session, client_id: int) -> int:
 
 def clean_name(value: str | None) -> str:
     name = " ".join((value or "").split())
-    if not name:
-        raise ClientError("Check the name.", {"name": "Enter the client's name."})
-    if len(name) > NAME_MAX:
-        raise ClientError("Check the name.",
-                          {"name": f"At most {NAME_MAX} characters; this is {len(name)}."})
-    if not printable(name):
-        raise ClientError("Check the name.",
-                          {"name": "Contains characters that can't be used here."})
+    if problem := name_problem(name, missing="Enter the client's name.", most=NAME_MAX):
+        raise ClientError("Check the name.", {"name": problem})
     return name
 
 

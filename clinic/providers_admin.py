@@ -42,7 +42,7 @@ from .enums import CHANGEABLE, ProviderRole
 from .models import Appointment, AuditEntry, Provider, TimeOff, WorkingHours
 from .timeutil import day_bounds_utc, local_datetime
 from .tx import lock, transaction
-from .validation import Refused, printable
+from .validation import Refused, name_problem, printable
 
 NAME_MAX = 120
 REASON_MAX = 200
@@ -112,12 +112,8 @@ class Details:
 def clean_details(name: str | None, role: str | None, board_certified: bool) -> Details:
     fields: dict[str, str] = {}
     clean_name = " ".join((name or "").split())
-    if not clean_name:
-        fields["name"] = "Enter the provider's name."
-    elif len(clean_name) > NAME_MAX:
-        fields["name"] = f"At most {NAME_MAX} characters; this is {len(clean_name)}."
-    elif not printable(clean_name):
-        fields["name"] = "Contains characters that can't be used here."
+    if problem := name_problem(clean_name, missing="Enter the provider's name.", most=NAME_MAX):
+        fields["name"] = problem
     try:
         clean_role = ProviderRole(role or "")
     except ValueError:

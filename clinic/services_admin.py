@@ -36,7 +36,7 @@ from .enums import HOLDING, ProviderRole
 from .models import Appointment, AuditEntry, Service
 from .rules import DEFAULT_RULES
 from .tx import transaction
-from .validation import Refused, printable
+from .validation import Refused, name_problem, printable
 
 SUBJECT = "service"
 NAME_MAX = 120
@@ -119,12 +119,8 @@ class UnknownService(LookupError):
 
 def clean_name(value: Any) -> str:
     name = " ".join(_text(value).split())
-    if not name:
-        raise ValueError("Enter the service's name.")
-    if len(name) > NAME_MAX:
-        raise ValueError(f"At most {NAME_MAX} characters; this is {len(name)}.")
-    if not printable(name):
-        raise ValueError("Contains characters that can't be used here.")
+    if problem := name_problem(name, missing="Enter the service's name.", most=NAME_MAX):
+        raise ValueError(problem)
     return name
 
 

@@ -29,7 +29,7 @@ from . import auth
 from .enums import StaffRole
 from .models import AuditEntry, Provider, StaffSession, StaffUser
 from .tx import transaction
-from .validation import EMAIL, Refused, printable
+from .validation import EMAIL, Refused, name_problem, printable
 
 LINK_HOURS = 72  #: how long a set-password link works
 NAME_MAX = 120
@@ -102,12 +102,8 @@ def read_account(session: Session, *, name: str | None, email: str | None,
     write lock."""
     fields: dict[str, str] = {}
     clean_name = " ".join((name or "").split())
-    if not clean_name:
-        fields["name"] = "Enter the person's name."
-    elif len(clean_name) > NAME_MAX:
-        fields["name"] = f"At most {NAME_MAX} characters; this is {len(clean_name)}."
-    elif not printable(clean_name):
-        fields["name"] = "Contains characters that can't be used here."
+    if problem := name_problem(clean_name, missing="Enter the person's name.", most=NAME_MAX):
+        fields["name"] = problem
     address = (email or "").strip()
     if not address:
         fields["email"] = "Enter the email address they will sign in with."

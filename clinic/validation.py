@@ -312,6 +312,18 @@ class RescheduleIn(Input):
     provider_id: Id | None = Field(None, description="The current provider first when left out")
 
 
+def name_problem(name: str, *, missing: str, most: int) -> str | None:
+    """What is wrong with a name typed into a staff or admin form (its spaces already tidied:
+    `" ".join(typed.split())`), or None."""
+    if not name:
+        return missing
+    if len(name) > most:
+        return f"At most {most} characters; this is {len(name)}."
+    if not printable(name):
+        return "Contains characters that can't be used here."
+    return None
+
+
 def booking_payload(slug: str, form, start) -> dict:
     """A booking form (the client's or the desk's), in the API's shape, so every booking goes
     through one validator."""
