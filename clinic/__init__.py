@@ -27,7 +27,7 @@ def create_app(config: object | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
-    from . import cli, db_setup, logredact, security
+    from . import cli, db_setup, logredact, schedule_version, security
     from .api import bp as api_bp
     from .extensions import csrf, db, limiter, login, migrate
     from .staff import bp as staff_bp
@@ -54,4 +54,5 @@ def create_app(config: object | None = None) -> Flask:
     web_errors.init_app(app)
     cli.init_app(app)
     logredact.install()
+    schedule_version.init_app(app)
     return app

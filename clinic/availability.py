@@ -90,6 +90,16 @@ def bookable_window(now: datetime, tz: ZoneInfo, rules: ClinicRules = DEFAULT_RU
     return now + rules.lead_time, latest
 
 
+def window_minutes(now: datetime, tz: ZoneInfo,
+                   rules: ClinicRules = DEFAULT_RULES) -> tuple[int, int]:
+    """The bookable window in whole POSIX minutes, the earliest rounded up and the latest down.
+
+    Starts fall on whole minutes, so every `now` with the same pair gets the same slots:
+    with the schedule's version, this is what a cached answer is kept by."""
+    earliest, latest = bookable_window(now, tz, rules)
+    return math.ceil(earliest.timestamp() / 60), math.floor(latest.timestamp() / 60)
+
+
 def free_slots(
     schedules: list[ProviderSchedule],
     *,

@@ -75,6 +75,10 @@ class Config:
         self.MAX_CONTENT_LENGTH = 64 * 1024
         #: How many proxies in front set X-Forwarded-For/-Proto (0: none, trust no header).
         self.PROXY_COUNT = int(env("PROXY_COUNT", "0") or 0)
+        #: Free-slot answers each web worker keeps per schedule version (README, "Speed and
+        #: scale"); 0 computes every answer afresh.
+        slot_cache = _count("SLOT_CACHE_SIZE", least=0)
+        self.SLOT_CACHE_SIZE = 512 if slot_cache is None else slot_cache
         self.CLOCK = None  #: a callable returning aware UTC now; tests replace it
 
 

@@ -247,6 +247,14 @@ class ClinicSettings(db.Model):
     updated_by: Mapped[str | None] = mapped_column(String(80))
 
 
+class ScheduleVersion(db.Model):
+    """One row whose number rises with every change free slots depend on
+    (schedule_version.py): what a web worker cached for an older number is not used."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    n: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class AuditEntry(db.Model):
     """A change staff made to a record that has no history of its own: who, when, before, after."""
 

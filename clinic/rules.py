@@ -90,8 +90,14 @@ def current() -> Clinic:
     from flask import current_app, g
 
     if "clinic" not in g:
+        from . import schedule_version
+
         config = current_app.config
-        g.clinic = Clinic(tz=ZoneInfo(config["CLINIC_TIMEZONE"]), rules=load_rules(),
+        # The settings row changes the schedule's version: the rules read for a version hold
+        # until it changes.
+        rules = schedule_version.cache("rules").get("rules", schedule_version.current(),
+                                                    load_rules)
+        g.clinic = Clinic(tz=ZoneInfo(config["CLINIC_TIMEZONE"]), rules=rules,
                           name=config["CLINIC_NAME"], phone=config["CLINIC_PHONE"],
                           address=config["CLINIC_ADDRESS"],
                           policy=config.get("CLINIC_CANCELLATION_POLICY", ""))

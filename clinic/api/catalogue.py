@@ -1,9 +1,9 @@
 """Services, providers and free slots."""
 
-from flask import jsonify
+from flask import current_app, jsonify
 from sqlalchemy import select
 
-from .. import availability, clock
+from .. import availability, clock, schedule_version
 from ..booking import providers_for
 from ..extensions import db
 from ..models import Provider, Service
@@ -36,6 +36,16 @@ def providers():
                       "wrong_provider_role")})
 def free_slots(query: AvailabilityQuery):
     clinic, now = clock.clinic(), clock.now()
+    # The answer is the same until the schedule changes or the bookable window moves by a
+    # minute: each worker keeps the bodies it computed (README, "Performance").
+    key = (query.service, query.provider, query.first, query.last,
+           availability.window_minutes(now, clinic.tz, clinic.rules))
+    body = schedule_version.cache("availability").get(
+        key, schedule_version.current(), lambda: _free_slots_body(query, clinic, now))
+    return current_app.response_class(body, mimetype="application/json")
+
+
+def _free_slots_body(query: AvailabilityQuery, clinic, now) -> bytes:
     service = db.session.scalar(
         select(Service).where(Service.slug == query.service, Service.active))
     if service is None:
@@ -46,4 +56,4 @@ def free_slots(query: AvailabilityQuery):
                                        now=now, clinic=clinic)
     # Declared as FreeSlots above (the document is generated from it); built as plain data,
     # which serialize.free_slots keeps identical to the model's dump.
-    return jsonify(serialize.free_slots(slots, clinic.tz))
+    return jsonify(serialize.free_slots(slots, clinic.tz)).get_data()

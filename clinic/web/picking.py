@@ -4,7 +4,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from .. import availability, booking, clock
+from .. import availability, booking, clock, schedule_version
 from ..extensions import db
 from ..messaging.bodies import short_day
 from ..models import Provider, Service
@@ -33,7 +33,7 @@ def providers_for(service: Service, provider_id: int | None = None) -> list[Prov
 def day_choices(service: Service, providers: list[Provider], first: date,
                 ignore: int | None = None, too_soon: dict[date, str] | None = None
                 ) -> list[DayChoice]:
-    slots = availability.slots_between(
+    slots = schedule_version.slots_between(
         db.session, service, providers, first, first + timedelta(days=DAYS_SHOWN - 1),
         now=clock.now(), clinic=clock.clinic(), ignore_appointment_id=ignore)
     tz = clock.tz()
@@ -145,9 +145,9 @@ def nearest_allowed(allowed: list[dict[str, str]], wanted: date) -> date | None:
 
 
 def slots_on(service: Service, providers: list[Provider], day: date, ignore: int | None = None):
-    return availability.slots_between(db.session, service, providers, day, day,
-                                      now=clock.now(), clinic=clock.clinic(),
-                                      ignore_appointment_id=ignore)
+    return schedule_version.slots_between(db.session, service, providers, day, day,
+                                          now=clock.now(), clinic=clock.clinic(),
+                                          ignore_appointment_id=ignore)
 
 
 def first_day(requested: str | None) -> date:

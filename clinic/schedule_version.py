@@ -1,0 +1,190 @@
+"""One number that changes whenever anything a free-slot answer reads has changed.
+
+Free slots are a pure function of the providers, their hours and time off, the visits, the
+services and the clinic's rules (availability.py), plus now. Each web worker keeps the answers
+it computed, and the rules it read, keyed by this number (README, "Performance"): a request
+reads the number in one small query and reuses what it already has for it.
+
+The number lives in one row, `schedule_version`. The session events below raise it in the same
+transaction as any write to those tables, as the last statement before COMMIT: every writer of
+these rows goes through a Session, so no write path has to remember it. Raised last, its row lock
+(PostgreSQL) is held only while committing, so it adds no lock order a deadlock could need,
+and versions follow commit order. A reader reads the number before the data, so an answer is
+never kept under a number newer than what it saw.
+
+What is watched: any insert, update or delete of providers, working hours, time off, services
+and the settings row; a visit's insert or delete, and a change to its provider, start, end of
+cleanup or status. Bulk `update(...)` / `delete(...)` / `insert(...)` statements on those tables
+count too. A write made with a bare driver connection bypasses this and must call `bump`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import event, inspect, select, text
+from sqlalchemy.orm import Session
+
+from .models import (
+    Appointment,
+    ClinicSettings,
+    Provider,
+    ScheduleVersion,
+    Service,
+    TimeOff,
+    WorkingHours,
+)
+
+#: A visit's columns that free slots read; other visit changes (confirmations, notes,
+#: intake) leave every answer as it was.
+_VISIT_COLUMNS = ("provider_id", "start_at", "busy_until", "status")
+_WHOLE_ROWS = (Provider, WorkingHours, TimeOff, Service, ClinicSettings)
+_WATCHED = (*_WHOLE_ROWS, Appointment)
+CHANGED = "clinic.schedule_changed"  #: in Session.info: this transaction wrote watched rows
+
+_READ = select(ScheduleVersion.n).where(ScheduleVersion.id == 1)
+#: One statement on both databases (the row is made if missing, as in a just-emptied test
+#: database); on PostgreSQL it takes the row's lock until COMMIT.
+_BUMP = text("INSERT INTO schedule_version (id, n) VALUES (1, 1) "
+             "ON CONFLICT (id) DO UPDATE SET n = schedule_version.n + 1")
+
+
+def init_app(app) -> None:
+    """The worker's caches: the rules in force, free slots (`slots_between`) and the
+    availability endpoint's answers (api/catalogue.py)."""
+    size = app.config.get("SLOT_CACHE_SIZE", 512)
+    app.extensions["clinic.cache"] = {"rules": VersionedCache(4), "slots": VersionedCache(size),
+                                      "availability": VersionedCache(size)}
+
+
+def cache(name: str) -> VersionedCache:
+    from flask import current_app
+
+    return current_app.extensions["clinic.cache"][name]
+
+
+def current() -> int:
+    """The number as this request or job first read it (read once per app context)."""
+    from flask import g
+
+    from .extensions import db
+
+    if "schedule_version" not in g:
+        g.schedule_version = read(db.session)
+    return g.schedule_version
+
+
+def slots_between(session, service, providers, first, last, *, now, clinic,
+                  ignore_appointment_id: int | None = None) -> list:
+    """`availability.slots_between`, kept for the schedule's version and the bookable minute.
+
+    Not kept when the session has written anything yet to commit: those rows may never be."""
+    from flask import has_app_context
+
+    from . import availability
+    from .tx import FLUSHED
+
+    def compute() -> list:
+        return availability.slots_between(session, service, providers, first, last, now=now,
+                                          clinic=clinic,
+                                          ignore_appointment_id=ignore_appointment_id)
+
+    own = session() if callable(session) else session
+    if (not has_app_context() or own.new or own.dirty or own.deleted
+            or own.info.get(FLUSHED)):
+        return compute()
+    key = (service.id, tuple(p.id for p in providers), first, last, ignore_appointment_id,
+           availability.window_minutes(now, clinic.tz, clinic.rules))
+    return list(cache("slots").get(key, current(), compute))
+
+
+def read(session) -> int:
+    """The current number (0 on a database that has no row yet)."""
+    return session.execute(_READ).scalar() or 0
+
+
+def bump(session) -> None:
+    """Raises the number in the session's transaction (for writes made without the ORM)."""
+    session.connection().execute(_BUMP)
+
+
+def _touches(obj: Any, dirty: bool) -> bool:
+    if isinstance(obj, _WHOLE_ROWS):
+        return True
+    if not isinstance(obj, Appointment):
+        return False
+    if not dirty:
+        return True
+    state = inspect(obj)
+    return any(state.attrs[name].history.has_changes() for name in _VISIT_COLUMNS)
+
+
+@event.listens_for(Session, "after_flush")
+def _after_flush(session: Session, _context) -> None:
+    if session.info.get(CHANGED):
+        return
+    if (any(_touches(o, False) for o in session.new)
+            or any(_touches(o, False) for o in session.deleted)
+            or any(_touches(o, True) for o in session.dirty)):
+        session.info[CHANGED] = True
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _bulk_write(state) -> None:
+    if (state.is_insert or state.is_update or state.is_delete) and any(
+            mapper.class_ in _WATCHED for mapper in state.all_mappers):
+        state.session.info[CHANGED] = True
+
+
+@event.listens_for(Session, "before_commit")
+def _before_commit(session: Session) -> None:
+    session.flush()  # the commit's own flush comes after this hook: make it happen now
+    if session.info.pop(CHANGED, False):
+        bump(session)
+
+
+@event.listens_for(Session, "after_rollback")
+def _after_rollback(session: Session) -> None:
+    session.info.pop(CHANGED, None)
+
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class VersionedCache(Generic[K, V]):
+    """What a worker computed, kept per key for one version of the schedule.
+
+    Bounded (least recently used goes first) and safe across a worker's threads. An entry for
+    an older version is never returned: asking with a newer one recomputes and replaces it.
+    """
+
+    def __init__(self, size: int = 256) -> None:
+        self._size = size
+        self._entries: OrderedDict[K, tuple[int, V]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: K, version: int, make: Callable[[], V]) -> V:
+        if not self._size:
+            return make()
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and entry[0] == version:
+                self._entries.move_to_end(key)
+                return entry[1]
+        value = make()  # outside the lock: a slow answer must not hold up the others
+        with self._lock:
+            current = self._entries.get(key)
+            if current is None or current[0] <= version:
+                self._entries[key] = (version, value)
+                self._entries.move_to_end(key)
+                while len(self._entries) > self._size:
+                    self._entries.popitem(last=False)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
