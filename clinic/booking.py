@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from . import availability
+from . import availability, schedule_version
 from .enums import CHANGEABLE, COUNTED, BookedVia, ProviderRole, VisitEvent, VisitStatus
 from .messaging import plan
 from .models import (
@@ -100,6 +100,8 @@ def book(session: Session, req: BookingRequest, *, now: datetime, clinic: Clinic
     detail = {"consent": consent_via}
     if override is not None:
         detail["cadence_override"] = override
+    _refuse_early(session, req, service, providers, length, busy, now=now, clinic=clinic,
+                  override=override, name_visits=name_visits)
     for attempt in range(len(providers)):
         try:
             with transaction(session, req.client.phone):
@@ -122,6 +124,29 @@ def book(session: Session, req: BookingRequest, *, now: datetime, clinic: Clinic
                 break
             # Another booking took that provider between our check and insert: the next one.
     raise _unavailable(session, service, req.provider_id, req.start, now=now, clinic=clinic)
+
+
+def _refuse_early(session: Session, req: BookingRequest, service: Service,
+                  providers: list[Provider], length: timedelta, busy: timedelta, *,
+                  now: datetime, clinic: Clinic, override: str | None,
+                  name_visits: bool) -> None:
+    """The checks made under the write lock, made first without it, for their refusals.
+
+    A request that loses the race for a popular time is answered here, without queueing
+    behind the bookings that write (on SQLite each write waits for the one before). A refusal
+    read a moment before the lock is the answer the request would have had a moment earlier;
+    a booking that passes is checked again, in the same order, under the lock."""
+    client = session.scalar(select(Client).where(Client.phone == req.client.phone))
+    if client is not None:
+        _check_daily_limit(session, client, now, clinic.rules.bookings_per_phone_per_day)
+        if service.includes_extraction and override is None:
+            _check_cadence(session, client.id, req.start, service, providers, now=now,
+                           clinic=clinic, name_visits=name_visits)
+    try:
+        _free_index(session, [p.id for p in providers], req.start, length, busy, clinic)
+    except _SlotTaken:
+        raise _unavailable(session, service, req.provider_id, req.start, now=now,
+                           clinic=clinic) from None
 
 
 def _new_visit(session: Session, req: BookingRequest, service: Service, provider: Provider,
@@ -252,8 +277,8 @@ def alternatives(session: Session, service: Service, provider_id: int | None, af
     found: list[availability.Slot] = []
     while day <= last and len(found) < count:
         chunk_end = day + timedelta(days=13)
-        slots = availability.slots_between(session, service, providers, day, chunk_end,
-                                           now=now, clinic=clinic)
+        slots = schedule_version.slots_between(session, service, providers, day, chunk_end,
+                                               now=now, clinic=clinic)
         found += [s for s in slots if s.start > after][: count - len(found)]
         day = chunk_end + timedelta(days=1)
     return found

@@ -95,6 +95,27 @@ def test_postgres_exclusion_constraint_refuses_overlap_written_around_the_app(ap
 def test_sqlite_booking_takes_the_write_lock_up_front(app, dialect, book):
     if dialect != "sqlite":
         pytest.skip("BEGIN IMMEDIATE is SQLite's; PostgreSQL has the exclusion constraint")
+    seen = _statements(app, lambda: book(SLOT), 201)
+    # The check that decides, reading the provider's visits, is made under the lock, before
+    # the visit is written (an earlier read without the lock only answers refusals).
+    begin = seen.index("BEGIN IMMEDIATE")
+    insert = next(i for i, s in enumerate(seen) if s.startswith("INSERT INTO appointment "))
+    assert any("FROM appointment" in s for s in seen[begin:insert])
+
+
+def test_sqlite_a_taken_time_is_refused_without_the_write_lock(app, dialect, book):
+    """Losing the race for a time is answered from a read: the 409 never queues behind the
+    bookings that write."""
+    if dialect != "sqlite":
+        pytest.skip("BEGIN IMMEDIATE is SQLite's")
+    assert book(SLOT).status_code == 201
+    seen = _statements(app, lambda: book(SLOT, phone="+14155550123"), 409)
+    assert any("FROM appointment" in s for s in seen)
+    assert "BEGIN IMMEDIATE" not in seen and not any(s.startswith("INSERT") for s in seen)
+
+
+def _statements(app, request, status: int) -> list[str]:
+    """The SQL statements a request runs."""
     seen: list[str] = []
     with app.app_context():
         from sqlalchemy import event
@@ -104,12 +125,10 @@ def test_sqlite_booking_takes_the_write_lock_up_front(app, dialect, book):
 
         event.listen(db.engine, "before_cursor_execute", capture)
         try:
-            assert book(SLOT).status_code == 201
+            assert request().status_code == status
         finally:
             event.remove(db.engine, "before_cursor_execute", capture)
-    # The lock comes before the check that reads the provider's visits.
-    first_check = next(i for i, s in enumerate(seen) if "FROM appointment" in s)
-    assert "BEGIN IMMEDIATE" in seen[:first_check]
+    return seen
 
 
 def test_a_refused_booking_releases_its_write_lock(app, book, clock):
