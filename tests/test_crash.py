@@ -2,9 +2,10 @@
 
 The dispatcher claims due texts a batch at a time (`dispatch.CLAIM_BATCH`, more than the eight
 here) and sends them one by one, so a SIGKILL leaves the whole unanswered part of the batch
-`sending`: the text in flight (Twilio has it) and those claimed but never handed over. Each is
-settled with Twilio's message list: the one Twilio has is found and kept, never sent again;
-the others are not there, so they go back in line and are sent once, their attempt counted.
+`sending`: those Twilio answered (their SIDs are recorded together once the batch is through),
+the text in flight (Twilio has it) and those claimed but never handed over. Each is settled
+with Twilio's message list: the ones Twilio has are found and kept, never sent again; the
+others are not there, so they go back in line and are sent once, their attempt counted.
 """
 
 import os
@@ -69,8 +70,10 @@ def test_sigkill_mid_batch_then_restart_sends_every_text_exactly_once(app, book,
         if process.poll() is None:
             process.kill()
             process.wait()
-    # The batch claimed all eight: two answered, the third in flight, five never handed over.
-    assert statuses(app) == ["sending"] * 6 + ["sent"] * 2
+    # The batch claimed all eight: two answered (their SIDs not yet recorded: the batch's
+    # answers are recorded together once it is through), the third in flight, five never
+    # handed over.
+    assert statuses(app) == ["sending"] * 8
     assert len(twilio.sent) == 3
 
     twilio.answer_delay = 0.0
@@ -79,9 +82,9 @@ def test_sigkill_mid_batch_then_restart_sends_every_text_exactly_once(app, book,
                               "dispatch", "--now", later.isoformat()], cwd=ROOT, env=env,
                              capture_output=True, text=True, timeout=120)
     assert restart.returncode == 0, restart.stdout + restart.stderr
-    # Twilio's list has the text in flight (kept, not sent again) and none of the other five,
-    # which go back in line after the retry backoff.
-    assert "settle_unsure: found 1, resend 5" in restart.stdout
+    # Twilio's list has the two answered and the one in flight (kept, not sent again) and
+    # none of the other five, which go back in line after the retry backoff.
+    assert "settle_unsure: found 3, resend 5" in restart.stdout
     assert statuses(app) == ["scheduled"] * 5 + ["sent"] * 3
     assert len(twilio.sent) == 3
     after_backoff = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "scheduler",

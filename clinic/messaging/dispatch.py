@@ -2,11 +2,14 @@
 
 - The earliest due rows, up to `CLAIM_BATCH`, are checked, rendered and claimed (each
   `sending` with its own attempt and `check_at`, in the order due) in one write transaction;
-  then each is handed to Twilio in turn and its answer (the SID) recorded in its own short
-  transaction. On PostgreSQL the claim skips rows another dispatcher holds, and a claimed row
-  is no longer `scheduled`, so several run side by side and never take each other's rows. A
-  crash therefore leaves at most the claimed batch without an answer (`CLAIM_BATCH` texts):
-  the one in flight and those not yet handed over, each settled below. A claimed text not
+  then each is handed to Twilio in turn, and the batch's answers (the SIDs) are recorded
+  together in one short transaction once it is through (a refusal or an error is recorded
+  as it comes). On PostgreSQL the claim skips rows another dispatcher holds, and a claimed
+  row is no longer `scheduled`, so several run side by side and never take each other's
+  rows. A crash therefore leaves at most the claimed batch without an answer (`CLAIM_BATCH`
+  texts): those handed over whose SIDs were not yet recorded, the one in flight and those not
+  yet handed over, each settled below (found in Twilio's list, its SID is kept and it is
+  never sent again). A claimed text not
   handed over on SIGTERM, `SEND_WITHIN` after its claim (a slow Twilio), or after an answer
   that its number opted out or cannot take texts, is put back exactly as it was and claimed,
   checked and counted again later.
@@ -62,9 +65,9 @@ SETTLE = timedelta(minutes=1)
 RECHECK = timedelta(minutes=2)
 GIVE_UP_CHECKING = timedelta(hours=1)
 #: How many due texts one claim takes: claimed together in one transaction, then handed to
-#: Twilio one by one, each answer recorded in its own transaction. A crash leaves at most
-#: these in `sending`, each settled with Twilio's list like any send without an answer.
-CLAIM_BATCH = 10
+#: Twilio one by one, their SIDs recorded together in another. A crash leaves at most these
+#: in `sending`, each settled with Twilio's list like any send without an answer.
+CLAIM_BATCH = 50
 #: A claimed text is handed over only this soon after its claim (a slow Twilio): later, it
 #: goes back in line untouched, so a claim never nears CLAIM_TIMEOUT before its send starts.
 SEND_WITHIN = timedelta(seconds=30)
@@ -134,22 +137,31 @@ def _send_batch(session: Session, *, clock: Clock, sender: SmsSender, render: Re
     if claimed_at is None:
         return None
     unreachable: set[str] = set()  #: numbers an answer in this batch opted out or refused
-    for i, item in enumerate(claimed):
-        if ((stop and stop.is_set()) or clock() - claimed_at >= SEND_WITHIN
-                or item.to in unreachable):
-            # Not handed over: back in line untouched, claimed and checked again later (a
-            # text to a number that just opted out is then skipped, as it always was).
-            _release(session, claimed[i:])
-            break
-        try:
-            outcome, refused = _send_claimed(session, item, clock=clock, sender=sender,
-                                             clinic=clinic, rng=rng)
-        except BaseException:
-            _release_quietly(session, claimed[i + 1:])
-            raise
-        counts[outcome] += 1
-        if refused:
-            unreachable.add(item.to)
+    accepted: list[tuple[Claim, str, datetime]] = []  #: answered with a SID, when; unrecorded
+    try:
+        for i, item in enumerate(claimed):
+            if ((stop and stop.is_set()) or clock() - claimed_at >= SEND_WITHIN
+                    or item.to in unreachable):
+                # Not handed over: back in line untouched, claimed and checked again later (a
+                # text to a number that just opted out is then skipped, as it always was).
+                _release(session, claimed[i:])
+                break
+            try:
+                sid, outcome, refused = _send_claimed(session, item, clock=clock,
+                                                      sender=sender, clinic=clinic, rng=rng)
+            except BaseException:
+                _release_quietly(session, claimed[i + 1:])
+                raise
+            if sid is not None:
+                accepted.append((item.claim, sid, clock()))
+                continue
+            counts[outcome] += 1
+            if refused:
+                unreachable.add(item.to)
+    finally:
+        # The batch's SIDs in one transaction, also when a send above raised: a crash before
+        # this leaves them `sending`, settled from Twilio's list without sending again.
+        counts.update(_record_sent(session, accepted))
     return counts
 
 
@@ -184,21 +196,24 @@ def _claim_batch(session: Session, *, clock: Clock, render: Render, clinic: Clin
 
 
 def _send_claimed(session: Session, item: _Claimed, *, clock: Clock, sender: SmsSender,
-                  clinic: Clinic, rng: random.Random) -> tuple[str, bool]:
-    """Hands a claimed text to the sender and records the answer: the outcome, and whether
-    the answer says the number takes no texts from us (opted out, unreachable)."""
+                  clinic: Clinic, rng: random.Random) -> tuple[str | None, str, bool]:
+    """Hands a claimed text to the sender. A SID comes back for the batch to record; any
+    other answer is recorded at once: its outcome, and whether it says the number takes no
+    texts from us (opted out, unreachable)."""
     claim = item.claim
     try:
         sent = sender.send(item.to, item.body, ref=claim.ref)
     except SendError as exc:
         refused = exc.outcome in (SendFailure.OPTED_OUT, SendFailure.UNDELIVERABLE)
-        return _record(session, claim, clock,
-                       lambda m, now, error=exc: _failed(m, error, now, clinic, rng)), refused
+        return None, _record(session, claim, clock,
+                             lambda m, now, error=exc: _failed(m, error, now, clinic, rng)
+                             ), refused
     except Exception:  # a bug after the request may have gone out: ask Twilio, never resend
         log.exception("message %s: unexpected error while sending", claim.message_id)
         error = SendError("unexpected error while sending", unsure=True)
-        return _record(session, claim, clock, lambda m, now: _unsure(m, error, now)), False
-    return _record_sent(session, claim, clock, sent.sid), False
+        return None, _record(session, claim, clock,
+                             lambda m, now: _unsure(m, error, now)), False
+    return sent.sid, Outcome.SENT, False
 
 
 def _release(session: Session, items: list[_Claimed]) -> None:
@@ -404,21 +419,26 @@ def _record(session: Session, claim: Claim, clock: Clock, change, *,
     return outcome
 
 
-def _record_sent(session: Session, claim: Claim, clock: Clock, sid: str) -> str:
-    """`_record` of `_sent`, in two statements rather than a read and an ORM flush: the
-    UPDATE's WHERE is the fence (still this attempt's and `sending`), and it locks the row
-    (PostgreSQL; SQLite's BEGIN IMMEDIATE already holds the database). When it changes
-    nothing, the answer is late and only kept in the history, as `_record` does."""
+def _record_sent(session: Session, answers: list[tuple[Claim, str, datetime]]) -> Counter:
+    """`_record` of `_sent` for several answers in one transaction, each in plain statements
+    rather than a read and an ORM flush: the UPDATE's WHERE is the fence (still this
+    attempt's and `sending`), and it locks the row (PostgreSQL; SQLite's BEGIN IMMEDIATE
+    already holds the database). An answer whose UPDATE changes nothing came late and is only
+    kept in the history, as `_record` does. Each is recorded as of when its answer came."""
+    counts: Counter = Counter()
+    if not answers:
+        return counts
     with transaction(session):
-        now = clock()
-        params = dict(m_id=claim.message_id, m_attempt=claim.attempt, m_sid=sid, m_now=now)
-        if session.execute(_SENT, params).rowcount == 1:
-            session.execute(_SENT_EVENT, params)
-            return Outcome.SENT
-        message = _locked(session, claim.message_id)
-        session.add(MessageEvent(message=message, at=clock(), outcome=Outcome.LATE,
-                                 provider_sid=sid, note=_LATE))
-    return Outcome.LATE
+        for claim, sid, now in answers:
+            params = dict(m_id=claim.message_id, m_attempt=claim.attempt, m_sid=sid, m_now=now)
+            if session.execute(_SENT, params).rowcount == 1:
+                session.execute(_SENT_EVENT, params)
+                counts[Outcome.SENT] += 1
+                continue
+            session.add(MessageEvent(message=_locked(session, claim.message_id), at=now,
+                                     outcome=Outcome.LATE, provider_sid=sid, note=_LATE))
+            counts[Outcome.LATE] += 1
+    return counts
 
 
 #: `_sent` and its history row as plain statements, built once (`_record_sent`).
