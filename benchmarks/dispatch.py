@@ -167,13 +167,16 @@ def run(settings: Settings, progress: Progress) -> list[Figure]:
             for at in range(0, len(cut), 500):
                 session.execute(update(Message).where(Message.id.in_(cut[at:at + 500]))
                                 .values(status="cancelled"))
+        elif len(waiting) < left_cap:  # B3's senders got through them: give it some to send
+            session.execute(insert(Message), rows(0, left_cap - len(waiting), "confirmation",
+                                                  lambda i: clock.now() - timedelta(minutes=1)))
         session.commit()
         total = session.scalar(select(func.count()).select_from(Message))
         session.rollback()  # no read transaction left open across the child's writes
         peak, took, output = _dispatch_once(url)
         figures.append(Figure("B4", "dispatcher peak RSS (VmHWM), `scheduler dispatch`",
                               round(peak, 1), "MB", "<= 200",
-                              detail=f"{min(left_cap, len(waiting)):,} due of {total:,} rows in "
+                              detail=f"{left_cap:,} due of {total:,} rows in "
                                      f"{took:.1f} s: {output}"))
 
         # The delay from due to sent under `scheduler run`.
