@@ -420,24 +420,33 @@ def _record(session: Session, claim: Claim, clock: Clock, change, *,
 
 
 def _record_sent(session: Session, answers: list[tuple[Claim, str, datetime]]) -> Counter:
-    """`_record` of `_sent` for several answers in one transaction, each in plain statements
-    rather than a read and an ORM flush: the UPDATE's WHERE is the fence (still this
-    attempt's and `sending`), and it locks the row (PostgreSQL; SQLite's BEGIN IMMEDIATE
-    already holds the database). An answer whose UPDATE changes nothing came late and is only
+    """`_record` of `_sent` for several answers in one transaction, in plain statements rather
+    than ORM reads and flushes: a row is changed only while it is still this attempt's and
+    `sending` (read under its lock on PostgreSQL; SQLite's BEGIN IMMEDIATE already holds the
+    database), and the UPDATE's WHERE says so again. Any other answer came late and is only
     kept in the history, as `_record` does. Each is recorded as of when its answer came."""
     counts: Counter = Counter()
     if not answers:
         return counts
     with transaction(session):
+        # Which are still their attempt's and `sending`, their rows locked (PostgreSQL) so
+        # that stays true until the UPDATE; then one executemany each for rows and history.
+        still = set(session.execute(
+            select(_table.c.id, _table.c.attempts)
+            .where(_table.c.id.in_([claim.message_id for claim, _, _ in answers]),
+                   _table.c.status == MessageStatus.SENDING)
+            .with_for_update()).tuples())
+        fresh = [dict(m_id=claim.message_id, m_attempt=claim.attempt, m_sid=sid, m_now=now)
+                 for claim, sid, now in answers if (claim.message_id, claim.attempt) in still]
+        if fresh:
+            session.execute(_SENT, fresh)
+            session.execute(_SENT_EVENT, fresh)
+            counts[Outcome.SENT] += len(fresh)
         for claim, sid, now in answers:
-            params = dict(m_id=claim.message_id, m_attempt=claim.attempt, m_sid=sid, m_now=now)
-            if session.execute(_SENT, params).rowcount == 1:
-                session.execute(_SENT_EVENT, params)
-                counts[Outcome.SENT] += 1
-                continue
-            session.add(MessageEvent(message=_locked(session, claim.message_id), at=now,
-                                     outcome=Outcome.LATE, provider_sid=sid, note=_LATE))
-            counts[Outcome.LATE] += 1
+            if (claim.message_id, claim.attempt) not in still:
+                session.add(MessageEvent(message=_locked(session, claim.message_id), at=now,
+                                         outcome=Outcome.LATE, provider_sid=sid, note=_LATE))
+                counts[Outcome.LATE] += 1
     return counts
 
 
