@@ -5,7 +5,8 @@ two booked visits a day each in the coming fortnight, and 0 / 1,000 / 100,000 pa
 (plain rows, spread over the ten aestheticians). At each size, for 1 and 10 providers:
 the domain (`availability.slots_between`, in process) and the endpoint
 `GET /api/v1/availability?service=facial` over 14 days under 8 keep-alive clients, against
-`GET /healthz` under the same load. Afterwards the gunicorn workers' peak RSS (B4).
+`GET /healthz` under the same load. Afterwards the gunicorn workers' peak RSS (B4), and, for
+scale, the endpoint with every answer computed afresh (`SLOT_CACHE_SIZE=0`).
 """
 
 from __future__ import annotations
@@ -110,6 +111,19 @@ def run(settings: Settings, progress: Progress) -> list[Figure]:
             figures.append(Figure("B4", "web worker peak RSS (VmHWM) after B1's load",
                                   round(max(peaks), 1), "MB", "<= 120",
                                   detail="workers: " + ", ".join(f"{p:.0f}" for p in peaks)))
+        # For scale, no goal: the same endpoint with every answer computed afresh, as after
+        # each change to the schedule (the workers keep no answers: SLOT_CACHE_SIZE=0).
+        top = sizes(settings)[-1]
+        with gunicorn(url, settings.workdir / "b1-uncached.log", SLOT_CACHE_SIZE="0") as server:
+            healthz, _ = load_median(server.base, CLIENTS, settings, paths=["/healthz"])
+            for count in (1, 10):
+                set_providers(count)
+                rate, runs = load_median(server.base, CLIENTS, settings, paths=[path])
+                figures.append(Figure(
+                    "B1", f"endpoint ÷ healthz, every answer computed, {top:,} past visits, "
+                          f"{count} provider{'s' * (count > 1)}", round(rate / healthz, 3), "",
+                    detail=f"{rate:.0f} vs {healthz:.0f} req/s; p50 {runs[0]['p50_ms']} ms; "
+                           "SLOT_CACHE_SIZE=0, no goal"))
     return figures
 
 

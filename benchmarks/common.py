@@ -252,7 +252,8 @@ class Server:
 
 
 @contextmanager
-def gunicorn(url: str, log: Path, workers: int = 2, threads: int = 4) -> Iterator[Server]:
+def gunicorn(url: str, log: Path, workers: int = 2, threads: int = 4,
+             **env: str) -> Iterator[Server]:
     """The web app under gunicorn (gthread), as tests/test_logs.py starts it."""
     from gunicorn import config
 
@@ -264,7 +265,7 @@ def gunicorn(url: str, log: Path, workers: int = 2, threads: int = 4) -> Iterato
             [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}",
              "--workers", str(workers), "--worker-class", "gthread", "--threads", str(threads),
              *no_control, "wsgi:app"],
-            cwd=ROOT, env=env_for(url, PUBLIC_BASE_URL=f"http://127.0.0.1:{port}"),
+            cwd=ROOT, env=env_for(url, PUBLIC_BASE_URL=f"http://127.0.0.1:{port}", **env),
             stdout=output, stderr=subprocess.STDOUT)
     server = Server(f"http://127.0.0.1:{port}", proc)
     try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -279,9 +280,14 @@ def alternatives(session: Session, service: Service, provider_id: int | None, af
         chunk_end = day + timedelta(days=13)
         slots = schedule_version.slots_between(session, service, providers, day, chunk_end,
                                                now=now, clinic=clinic)
-        found += [s for s in slots if s.start > after][: count - len(found)]
+        first = bisect_right(slots, after, key=_start)  # slots come earliest first
+        found += slots[first:first + count - len(found)]
         day = chunk_end + timedelta(days=1)
     return found
+
+
+def _start(slot: availability.Slot) -> datetime:
+    return slot.start
 
 
 def warnings_for(appt: Appointment, clinic: Clinic) -> list[dict]:

@@ -45,7 +45,7 @@ _WHOLE_ROWS = (Provider, WorkingHours, TimeOff, Service, ClinicSettings)
 _WATCHED = (*_WHOLE_ROWS, Appointment)
 CHANGED = "clinic.schedule_changed"  #: in Session.info: this transaction wrote watched rows
 
-_READ = select(ScheduleVersion.n).where(ScheduleVersion.id == 1)
+_READ = select(ScheduleVersion.__table__.c.n).where(ScheduleVersion.__table__.c.id == 1)
 #: One statement on both databases (the row is made if missing, as in a just-emptied test
 #: database); on PostgreSQL it takes the row's lock until COMMIT.
 _BUMP = text("INSERT INTO schedule_version (id, n) VALUES (1, 1) "
@@ -102,8 +102,9 @@ def slots_between(session, service, providers, first, last, *, now, clinic,
 
 
 def read(session) -> int:
-    """The current number (0 on a database that has no row yet)."""
-    return session.execute(_READ).scalar() or 0
+    """The current number (0 on a database that has no row yet). Read on the session's
+    connection, in its transaction, without the ORM's statement handling: a plain row."""
+    return session.connection().execute(_READ).scalar() or 0
 
 
 def bump(session) -> None:

@@ -21,6 +21,7 @@ import pytest
 from sqlalchemy import func, insert, select, text, update
 
 from clinic.extensions import db
+from clinic.messaging.dispatch import CLAIM_BATCH
 from clinic.models import Appointment, Message, MessageEvent
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -252,7 +253,8 @@ def connections_to(pid: int, port: int) -> set[int]:
 
 def test_a_dispatcher_killed_mid_send_restarts_and_nothing_goes_out_twice(
         app, book, twilio, migrated, postgres, dispatchers):
-    texts = due_texts(app, book, 40)
+    # More than two claims' worth, so both dispatchers have a batch and some wait in line.
+    texts = due_texts(app, book, 2 * CLAIM_BATCH + 20)
     twilio.clock = lambda: datetime.now(UTC)
     twilio.answer_delay = 0.5  # Twilio sends each text at once and answers slowly
     # When the fake accepted a text from each client port: which dispatcher is waiting for
@@ -275,8 +277,10 @@ def test_a_dispatcher_killed_mid_send_restarts_and_nothing_goes_out_twice(
     victim = dispatchers.running["dispatcher-1"]
 
     def victim_mid_send() -> bool:
-        """Twilio has just taken dispatcher-1's text (under 0.2 s ago) and not answered."""
-        if count_sent(app) < 4:
+        """Twilio has answered several texts of each dispatcher (their SIDs wait for the end
+        of its batch) and has just taken one of dispatcher-1's (under 0.2 s ago) without
+        answering."""
+        if len(twilio.sent) < 8:
             return False
         waiting = connections_to(victim.pid, fake_port)
         return any(time.monotonic() - accepted_from.get(port, 0) < 0.2 for port in waiting)
@@ -285,18 +289,19 @@ def test_a_dispatcher_killed_mid_send_restarts_and_nothing_goes_out_twice(
     dispatchers.kill("dispatcher-1")
     twilio.answer_delay = 0.0
 
-    # The survivor takes everything else; then it is stopped too (SIGTERM: it finishes its
-    # text in flight), so what the dead one left can be counted.
+    # The survivor takes everything else; then it is stopped too (SIGTERM: it finishes the
+    # text in flight and records its batch), so what the dead one left can be counted.
     wait_for(lambda: count_status(app, "scheduled") == 0, 60, dispatchers,
              "the other dispatcher took the rest")
     assert dispatchers.stop_all() == {"dispatcher-2": 0}
     refs = handed_over(twilio)
     with app.app_context():
         left = list(db.session.scalars(select(Message).where(Message.status == "sending")))
-        # The text in flight: Twilio has it, no answer came. Any other the dead dispatcher
-        # had claimed (when it claims several at once) never reached Twilio.
-        (in_flight,) = [m.id for m in left if (m.id, m.attempts) in refs]
-        never_sent = [m.id for m in left if m.id != in_flight]
+        # Twilio has those answered whose SIDs were not yet recorded and the one in flight;
+        # the rest of the dead dispatcher's batch never reached it.
+        with_twilio = [m.id for m in left if (m.id, m.attempts) in refs]
+        never_sent = [m.id for m in left if m.id not in with_twilio]
+        assert len(with_twilio) >= 2 and never_sent
         assert all(message_id not in {i for i, _ in refs} for message_id in never_sent)
         assert all(m.check_at == m.claimed_at + timedelta(minutes=5) for m in left)
         for message in left:  # five minutes pass: the dead dispatcher's claims time out
@@ -305,7 +310,7 @@ def test_a_dispatcher_killed_mid_send_restarts_and_nothing_goes_out_twice(
         db.session.remove()
 
     # systemd restarts it (Restart=always); its first settle run asks Twilio's message list
-    # about each: the text in flight is found and kept, the others go back in line.
+    # about each: those Twilio has are found and kept, the others go back in line.
     dispatchers.start("dispatcher-1", envs["dispatcher-1"])
     wait_for(lambda: count_status(app, "sending") == 0, 60, dispatchers, "claims settled")
     with app.app_context():  # their retry backoff (15 to 30 s) passes
@@ -323,9 +328,10 @@ def test_a_dispatcher_killed_mid_send_restarts_and_nothing_goes_out_twice(
     with app.app_context():
         history = {message_id: [e.outcome for e in db.session.scalars(
             select(MessageEvent).where(MessageEvent.message_id == message_id)
-            .order_by(MessageEvent.id))] for message_id in [in_flight, *never_sent]}
+            .order_by(MessageEvent.id))] for message_id in [*with_twilio, *never_sent]}
         db.session.remove()
-    assert history[in_flight] == ["found"]
+    assert all(history[i] == ["found"] for i in with_twilio), history
     assert all(history[i] == ["resend", "sent"] for i in never_sent), history
-    print(f"\nkilled mid-send: 1 text in flight found in Twilio's list, "
-          f"{len(never_sent)} claimed but never handed over, sent once on a second attempt")
+    print(f"\nkilled mid-send: {len(with_twilio)} texts Twilio had (answered or in flight) "
+          f"found in its list, {len(never_sent)} claimed but never handed over, sent once on a "
+          f"second attempt")

@@ -154,11 +154,17 @@ def test_another_worker_sees_a_booking_at_once(app, migrated, clock, client):
     """Two apps on one database stand for two gunicorn workers, each with its own cache."""
     other_config = TestConfig(migrated)
     other_config.CLOCK = clock
-    other = create_app(other_config).test_client()
-    before = starts(other)
-    assert starts(other) == before  # now cached in the other worker
-    assert client.post("/api/v1/bookings", json=payload(before[0])).status_code == 201
-    assert before[0] not in starts(other)
+    other_app = create_app(other_config)
+    other = other_app.test_client()
+    try:
+        before = starts(other)
+        assert starts(other) == before  # now cached in the other worker
+        assert client.post("/api/v1/bookings", json=payload(before[0])).status_code == 201
+        assert before[0] not in starts(other)
+    finally:
+        with other_app.app_context():
+            db.session.remove()
+            db.engine.dispose()
 
 
 def test_concurrent_changes_each_raise_it(app, dialect):
