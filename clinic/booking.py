@@ -101,7 +101,7 @@ def book(session: Session, req: BookingRequest, *, now: datetime, clinic: Clinic
     detail = {"consent": consent_via}
     if override is not None:
         detail["cadence_override"] = override
-    _refuse_early(session, req, service, providers, length, busy, now=now, clinic=clinic,
+    _refuse_early(session, req, service, providers, now=now, clinic=clinic,
                   override=override, name_visits=name_visits)
     for attempt in range(len(providers)):
         try:
@@ -128,9 +128,8 @@ def book(session: Session, req: BookingRequest, *, now: datetime, clinic: Clinic
 
 
 def _refuse_early(session: Session, req: BookingRequest, service: Service,
-                  providers: list[Provider], length: timedelta, busy: timedelta, *,
-                  now: datetime, clinic: Clinic, override: str | None,
-                  name_visits: bool) -> None:
+                  providers: list[Provider], *, now: datetime, clinic: Clinic,
+                  override: str | None, name_visits: bool) -> None:
     """The checks made under the write lock, made first without it, for their refusals.
 
     A request that loses the race for a popular time is answered here, without queueing
@@ -143,11 +142,14 @@ def _refuse_early(session: Session, req: BookingRequest, service: Service,
         if service.includes_extraction and override is None:
             _check_cadence(session, client.id, req.start, service, providers, now=now,
                            clinic=clinic, name_visits=name_visits)
-    try:
-        _free_index(session, [p.id for p in providers], req.start, length, busy, clinic)
-    except _SlotTaken:
+    # The day's free slots (kept per worker until the schedule changes) say whether anyone
+    # is free then, as `_free_index` does under the lock, and give the alternatives.
+    day = req.start.astimezone(clinic.tz).date()
+    free = schedule_version.slots_between(session, service, providers, day, day, now=now,
+                                          clinic=clinic)
+    if not any(slot.start == req.start for slot in free):
         raise _unavailable(session, service, req.provider_id, req.start, now=now,
-                           clinic=clinic) from None
+                           clinic=clinic, providers=providers)
 
 
 def _new_visit(session: Session, req: BookingRequest, service: Service, provider: Provider,
@@ -269,20 +271,24 @@ def _move(session: Session, appt: Appointment, start: datetime, provider: Provid
 
 
 def alternatives(session: Session, service: Service, provider_id: int | None, after: datetime,
-                 *, now: datetime, clinic: Clinic) -> list[availability.Slot]:
-    """The next free starts after a refused one, two weeks at a time up to the horizon."""
+                 *, now: datetime, clinic: Clinic,
+                 providers: list[Provider] | None = None) -> list[availability.Slot]:
+    """The next free starts after a refused one: that day first (where they usually are,
+    and already read by the refusal), then two weeks at a time up to the horizon."""
     count = clinic.rules.alternatives
-    providers = _candidates(session, service, provider_id)
+    if providers is None:
+        providers = _candidates(session, service, provider_id)
     day = max(after, now).astimezone(clinic.tz).date()
     last = availability.bookable_days(now, clinic.tz, clinic.rules)[1]
     found: list[availability.Slot] = []
+    span = 1
     while day <= last and len(found) < count:
-        chunk_end = day + timedelta(days=13)
+        chunk_end = day + timedelta(days=span - 1)
         slots = schedule_version.slots_between(session, service, providers, day, chunk_end,
                                                now=now, clinic=clinic)
         first = bisect_right(slots, after, key=_start)  # slots come earliest first
         found += slots[first:first + count - len(found)]
-        day = chunk_end + timedelta(days=1)
+        day, span = chunk_end + timedelta(days=1), 14
     return found
 
 
@@ -689,8 +695,10 @@ def _store(session: Session) -> None:
 
 
 def _unavailable(session: Session, service: Service, provider_id: int | None, start: datetime,
-                 *, now: datetime, clinic: Clinic) -> SlotUnavailable:
-    alts = alternatives(session, service, provider_id, start, now=now, clinic=clinic)
+                 *, now: datetime, clinic: Clinic,
+                 providers: list[Provider] | None = None) -> SlotUnavailable:
+    alts = alternatives(session, service, provider_id, start, now=now, clinic=clinic,
+                        providers=providers)
     return SlotUnavailable(
         "slot_unavailable", "That time was just taken. Here are the next free times.",
         {"start": "No longer free."},

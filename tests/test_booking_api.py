@@ -200,6 +200,19 @@ def test_taken_slot_is_409_with_next_three_alternatives(book):
         "2027-03-02T10:15:00-08:00", "2027-03-02T10:30:00-08:00", "2027-03-02T10:45:00-08:00"]
 
 
+def test_alternatives_run_past_the_refused_day_and_a_closed_one(book, client):
+    """The last facial of Saturday taken: the next free times are Monday's first three."""
+    saturday = client.get("/api/v1/availability?service=facial&from=2027-03-06&to=2027-03-06")
+    last = saturday.json["slots"][-1]["start"]
+    assert book(last).status_code == 201
+    r = book(last, phone="(415) 555-2672")
+    assert r.status_code == 409
+    monday = client.get("/api/v1/availability?service=facial&from=2027-03-07&to=2027-03-08")
+    assert [a["start"] for a in r.json["error"]["alternatives"]] == [
+        s["start"] for s in monday.json["slots"][:3]]
+    assert r.json["error"]["alternatives"][0]["start"].startswith("2027-03-08T")
+
+
 def test_buffer_blocks_a_start_inside_cleanup(book):
     assert book(TUE_9).status_code == 201
     assert book("2027-03-02T10:00:00-08:00", phone="(415) 555-2672").status_code == 409
