@@ -31,6 +31,7 @@ import jinja2
 from sqlalchemy import JSON, Enum, func, select, text, update
 from sqlalchemy.orm import Session
 
+from . import schedule_version
 from .booking import new_token
 from .enums import (
     HOLDING,
@@ -994,6 +995,8 @@ def write(session: Session, batch: Batch) -> None:
                 _insert(session, model.__table__, rows)
         if batch.inbound_links:
             session.execute(update(InboundMessage), batch.inbound_links)
+        if batch.visits:  # written past the ORM: the workers' free slots must not outlive it
+            schedule_version.bump(session)
         if dialect(session) == "postgresql":  # ids given: move the sequences past them
             for model, rows in tables:
                 if rows and "id" in rows[0]:

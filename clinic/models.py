@@ -248,8 +248,9 @@ class ClinicSettings(db.Model):
 
 
 class ScheduleVersion(db.Model):
-    """One row whose number rises with every change free slots depend on
-    (schedule_version.py): what a web worker cached for an older number is not used."""
+    """Row 1's number rises with every change free slots depend on, row 2's with changes to
+    the catalogue and rules alone (schedule_version.py): what a web worker cached for an
+    older number is not used."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
     n: Mapped[int] = mapped_column(Integer, default=0)

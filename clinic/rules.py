@@ -93,9 +93,9 @@ def current() -> Clinic:
         from . import schedule_version
 
         config = current_app.config
-        # The settings row changes the schedule's version: the rules read for a version hold
+        # The settings row raises the catalogue's number: the rules read for a number hold
         # until it changes.
-        rules = schedule_version.cache("rules").get("rules", schedule_version.current(),
+        rules = schedule_version.cache("rules").get("rules", schedule_version.catalogue(),
                                                     load_rules)
         g.clinic = Clinic(tz=ZoneInfo(config["CLINIC_TIMEZONE"]), rules=rules,
                           name=config["CLINIC_NAME"], phone=config["CLINIC_PHONE"],

@@ -16,6 +16,9 @@ What is watched: any insert, update or delete of providers, working hours, time 
 and the settings row; a visit's insert or delete, and a change to its provider, start, end of
 cleanup or status. Bulk `update(...)` / `delete(...)` / `insert(...)` statements on those tables
 count too. A write made with a bare driver connection bypasses this and must call `bump`.
+
+A second row counts only the catalogue (providers, working hours, services, the settings row):
+what is read for it, the rules, holds through any number of bookings.
 """
 
 from __future__ import annotations
@@ -41,14 +44,18 @@ from .models import (
 #: A visit's columns that free slots read; other visit changes (confirmations, notes,
 #: intake) leave every answer as it was.
 _VISIT_COLUMNS = ("provider_id", "start_at", "busy_until", "status")
-_WHOLE_ROWS = (Provider, WorkingHours, TimeOff, Service, ClinicSettings)
+#: What the clinic offers and its rules: their changes raise the catalogue's number too.
+_CATALOGUE = (Provider, WorkingHours, Service, ClinicSettings)
+_WHOLE_ROWS = (*_CATALOGUE, TimeOff)
 _WATCHED = (*_WHOLE_ROWS, Appointment)
-CHANGED = "clinic.schedule_changed"  #: in Session.info: this transaction wrote watched rows
+CHANGED = "clinic.schedule_changed"  #: in Session.info: the rows to raise, {SCHEDULE[, ...]}
+SCHEDULE, CATALOGUE = 1, 2  #: the rows: everything watched; the catalogue and the rules
 
-_READ = select(ScheduleVersion.__table__.c.n).where(ScheduleVersion.__table__.c.id == 1)
+_table = ScheduleVersion.__table__
+_READ = select(_table.c.id, _table.c.n).where(_table.c.id.in_((SCHEDULE, CATALOGUE)))
 #: One statement on both databases (the row is made if missing, as in a just-emptied test
 #: database); on PostgreSQL it takes the row's lock until COMMIT.
-_BUMP = text("INSERT INTO schedule_version (id, n) VALUES (1, 1) "
+_BUMP = text("INSERT INTO schedule_version (id, n) VALUES (:id, 1) "
              "ON CONFLICT (id) DO UPDATE SET n = schedule_version.n + 1")
 
 
@@ -67,7 +74,17 @@ def cache(name: str) -> VersionedCache:
 
 
 def current() -> int:
-    """The number as this request or job first read it (read once per app context)."""
+    """The schedule's number as this request or job first read it (once per app context)."""
+    return _numbers()[0]
+
+
+def catalogue() -> int:
+    """The catalogue's number (providers, hours, services, the rules), read with `current`:
+    the rules read for it hold through any number of bookings."""
+    return _numbers()[1]
+
+
+def _numbers() -> tuple[int, int]:
     from flask import g
 
     from .extensions import db
@@ -101,50 +118,69 @@ def slots_between(session, service, providers, first, last, *, now, clinic,
     return list(cache("slots").get(key, current(), compute))
 
 
-def read(session) -> int:
-    """The current number (0 on a database that has no row yet). Read on the session's
-    connection, in its transaction, without the ORM's statement handling: a plain row."""
-    return session.connection().execute(_READ).scalar() or 0
+def read(session) -> tuple[int, int]:
+    """The schedule's and the catalogue's numbers (0 where a database has no row yet). Read
+    on the session's connection, in its transaction, without the ORM's statement handling."""
+    found = {row: n for row, n in session.connection().execute(_READ)}
+    return found.get(SCHEDULE, 0), found.get(CATALOGUE, 0)
 
 
-def bump(session) -> None:
-    """Raises the number in the session's transaction (for writes made without the ORM)."""
-    session.connection().execute(_BUMP)
+def bump(session, *, catalogue: bool = False) -> None:
+    """Raises the schedule's number (and the catalogue's) in the session's transaction, for
+    writes made without the ORM."""
+    _raise(session, {SCHEDULE, CATALOGUE} if catalogue else {SCHEDULE})
 
 
-def _touches(obj: Any, dirty: bool) -> bool:
-    if isinstance(obj, _WHOLE_ROWS):
-        return True
+def _raise(session, rows: set[int]) -> None:
+    for row in sorted(rows):  # always in this order: no two commits wait for each other
+        session.connection().execute(_BUMP, {"id": row})
+
+
+def _rows_touched(obj: Any, dirty: bool) -> set[int]:
+    if isinstance(obj, _CATALOGUE):
+        return {SCHEDULE, CATALOGUE}
+    if isinstance(obj, TimeOff):
+        return {SCHEDULE}
     if not isinstance(obj, Appointment):
-        return False
+        return set()
     if not dirty:
-        return True
+        return {SCHEDULE}
     state = inspect(obj)
-    return any(state.attrs[name].history.has_changes() for name in _VISIT_COLUMNS)
+    changed = any(state.attrs[name].history.has_changes() for name in _VISIT_COLUMNS)
+    return {SCHEDULE} if changed else set()
+
+
+def _mark(session: Session, rows: set[int]) -> None:
+    if rows:
+        session.info[CHANGED] = session.info.get(CHANGED, set()) | rows
 
 
 @event.listens_for(Session, "after_flush")
 def _after_flush(session: Session, _context) -> None:
-    if session.info.get(CHANGED):
-        return
-    if (any(_touches(o, False) for o in session.new)
-            or any(_touches(o, False) for o in session.deleted)
-            or any(_touches(o, True) for o in session.dirty)):
-        session.info[CHANGED] = True
+    rows: set[int] = set()
+    for objects, dirty in ((session.new, False), (session.deleted, False),
+                           (session.dirty, True)):
+        for obj in objects:
+            rows |= _rows_touched(obj, dirty)
+    _mark(session, rows)
 
 
 @event.listens_for(Session, "do_orm_execute")
 def _bulk_write(state) -> None:
-    if (state.is_insert or state.is_update or state.is_delete) and any(
-            mapper.class_ in _WATCHED for mapper in state.all_mappers):
-        state.session.info[CHANGED] = True
+    if state.is_insert or state.is_update or state.is_delete:
+        classes = {mapper.class_ for mapper in state.all_mappers}
+        if classes & set(_CATALOGUE):
+            _mark(state.session, {SCHEDULE, CATALOGUE})
+        elif classes & set(_WATCHED):
+            _mark(state.session, {SCHEDULE})
 
 
 @event.listens_for(Session, "before_commit")
 def _before_commit(session: Session) -> None:
     session.flush()  # the commit's own flush comes after this hook: make it happen now
-    if session.info.pop(CHANGED, False):
-        bump(session)
+    rows = session.info.pop(CHANGED, None)
+    if rows:
+        _raise(session, rows)
 
 
 @event.listens_for(Session, "after_rollback")

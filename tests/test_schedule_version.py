@@ -8,7 +8,7 @@ import threading
 from datetime import time, timedelta
 
 import pytest
-from conftest import payload
+from conftest import NOW, payload
 from sqlalchemy import select, update
 
 from clinic import create_app, schedule_version
@@ -28,6 +28,11 @@ def starts(client, path: str = DAY) -> list[str]:
 
 
 def version(app) -> int:
+    return versions(app)[0]
+
+
+def versions(app) -> tuple[int, int]:
+    """The schedule's number and the catalogue's."""
     with app.app_context():
         return schedule_version.read(db.session)
 
@@ -92,6 +97,33 @@ def test_every_admin_change_reaches_the_next_answer(app, client, change):
     assert after != before
     if change == "settings":
         assert all(int(s[14:16]) % 30 == 0 for s in after)
+
+
+def test_only_the_catalogue_and_rules_raise_the_catalogues_number(app, book, client):
+    """The rules are kept by the catalogue's number: bookings leave it alone."""
+    schedule, catalogue = versions(app)
+    assert book(starts(client)[0]).status_code == 201
+    assert versions(app) == (schedule + 1, catalogue)
+    with app.app_context():
+        db.session.add(TimeOff(provider_id=db.session.scalar(select(Provider.id)),
+                               starts_at=NOW + timedelta(days=20),
+                               ends_at=NOW + timedelta(days=21)))
+        db.session.commit()
+    assert versions(app) == (schedule + 2, catalogue)
+    with app.app_context():
+        db.session.merge(ClinicSettings(id=1, rules={"lead_time": 2}))
+        db.session.commit()
+    assert versions(app) == (schedule + 3, catalogue + 1)
+
+
+def test_history_written_past_the_orm_raises_it(app, clock):
+    from clinic import clock as app_clock
+    from clinic.history import fill_history
+
+    then = version(app)
+    with app.app_context():
+        fill_history(db.session, now=clock.now, clinic=app_clock.clinic(), days=3, per_day=2)
+    assert version(app) > then
 
 
 def test_bulk_statements_count_as_changes(app, client):

@@ -1,6 +1,6 @@
-"""schedule_version: one row whose number rises with every change to what free slots depend
-on (providers, hours, time off, visits, services, the clinic's rules), so web workers can keep
-the answers they computed until it changes
+"""schedule_version: a row whose number rises with every change to what free slots depend on
+(providers, hours, time off, visits, services, the clinic's rules), and one for the catalogue
+and rules alone, so web workers can keep what they computed until it changes
 
 Revision ID: 0012
 Revises: 0011
@@ -25,7 +25,8 @@ def upgrade():
         sa.Column('n', sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint('id', name=op.f('pk_schedule_version')),
     )
-    op.bulk_insert(table, [{'id': 1, 'n': 0}])
+    # 1: everything free slots read; 2: the catalogue and the rules alone.
+    op.bulk_insert(table, [{'id': 1, 'n': 0}, {'id': 2, 'n': 0}])
 
 
 def downgrade():
