@@ -78,7 +78,7 @@ class Config:
         #: Free-slot answers each web worker keeps per schedule version (README, "Speed and
         #: scale"); 0 computes every answer afresh.
         slot_cache = _count("SLOT_CACHE_SIZE", least=0)
-        self.SLOT_CACHE_SIZE = 512 if slot_cache is None else slot_cache
+        self.SLOT_CACHE_SIZE = 256 if slot_cache is None else slot_cache
         self.CLOCK = None  #: a callable returning aware UTC now; tests replace it
 
 

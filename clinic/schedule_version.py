@@ -13,8 +13,9 @@ and versions follow commit order. A reader reads the number before the data, so 
 never kept under a number newer than what it saw.
 
 What is watched: any insert, update or delete of providers, working hours, time off, services
-and the settings row; a visit's insert or delete, and a change to its provider, start, end of
-cleanup or status. Bulk `update(...)` / `delete(...)` / `insert(...)` statements on those tables
+and the settings row; a visit's insert or delete, a change to its provider, start or end of
+cleanup, and a status change that makes it hold its time or stop holding it (a cancellation;
+not a confirmation). Bulk `update(...)` / `delete(...)` / `insert(...)` statements on those tables
 count too. A write made with a bare driver connection bypasses this and must call `bump`.
 
 A second row counts only the catalogue (providers, working hours, services, the settings row):
@@ -31,6 +32,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import event, inspect, select, text
 from sqlalchemy.orm import Session
 
+from .enums import HOLDING
 from .models import (
     Appointment,
     ClinicSettings,
@@ -43,7 +45,7 @@ from .models import (
 
 #: A visit's columns that free slots read; other visit changes (confirmations, notes,
 #: intake) leave every answer as it was.
-_VISIT_COLUMNS = ("provider_id", "start_at", "busy_until", "status")
+_VISIT_COLUMNS = ("provider_id", "start_at", "busy_until")  #: and whether its status holds it
 #: What the clinic offers and its rules: their changes raise the catalogue's number too.
 _CATALOGUE = (Provider, WorkingHours, Service, ClinicSettings)
 _WHOLE_ROWS = (*_CATALOGUE, TimeOff)
@@ -61,10 +63,18 @@ _BUMP = text("INSERT INTO schedule_version (id, n) VALUES (:id, 1) "
 
 def init_app(app) -> None:
     """The worker's caches: the rules in force, free slots (`slots_between`) and the
-    availability endpoint's answers (api/catalogue.py)."""
-    size = app.config.get("SLOT_CACHE_SIZE", 512)
+    availability endpoint's answers (api/catalogue.py); and every request reads the numbers
+    before anything else, so nothing it reads is older than them."""
+    from flask import request
+
+    size = app.config.get("SLOT_CACHE_SIZE", 256)
     app.extensions["clinic.cache"] = {"rules": VersionedCache(4), "slots": VersionedCache(size),
                                       "availability": VersionedCache(size)}
+
+    @app.before_request
+    def _read_numbers() -> None:
+        if request.endpoint != "static":
+            current()
 
 
 def cache(name: str) -> VersionedCache:
@@ -113,7 +123,10 @@ def slots_between(session, service, providers, first, last, *, now, clinic,
     if (not has_app_context() or own.new or own.dirty or own.deleted
             or own.info.get(FLUSHED)):
         return compute()
-    key = (service.id, tuple(p.id for p in providers), first, last, ignore_appointment_id,
+    # The service's length and cleanup too: a view may have read the service before this
+    # request first read the numbers (PostgreSQL reads each statement afresh).
+    key = (service.id, service.duration_minutes, service.buffer_minutes,
+           tuple(p.id for p in providers), first, last, ignore_appointment_id, clinic.rules,
            availability.window_minutes(now, clinic.tz, clinic.rules))
     return list(cache("slots").get(key, current(), compute))
 
@@ -147,7 +160,18 @@ def _rows_touched(obj: Any, dirty: bool) -> set[int]:
         return {SCHEDULE}
     state = inspect(obj)
     changed = any(state.attrs[name].history.has_changes() for name in _VISIT_COLUMNS)
-    return {SCHEDULE} if changed else set()
+    return {SCHEDULE} if changed or _holding_changed(state) else set()
+
+
+def _holding_changed(state) -> bool:
+    """Whether a status change makes the visit hold its time or stop holding it (a
+    confirmation or a check-in does neither). Unknown before: taken as a change."""
+    history = state.attrs["status"].history
+    if not history.has_changes():
+        return False
+    if not history.deleted or not history.added:
+        return True
+    return (history.deleted[0] in HOLDING) != (history.added[0] in HOLDING)
 
 
 def _mark(session: Session, rows: set[int]) -> None:
@@ -186,6 +210,16 @@ def _before_commit(session: Session) -> None:
 @event.listens_for(Session, "after_rollback")
 def _after_rollback(session: Session) -> None:
     session.info.pop(CHANGED, None)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _after_transaction_end(session: Session, transaction) -> None:
+    """Once a transaction ends (a commit, or the rollback before a write lock), the numbers
+    are read again when next needed: what is read after it may be newer than they were."""
+    from flask import g, has_app_context
+
+    if transaction.parent is None and has_app_context():
+        g.pop("schedule_version", None)
 
 
 K = TypeVar("K", bound=Hashable)

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from clinic.extensions import db
 from clinic.messaging import dispatch as dispatcher
 from clinic.messaging.senders import SendError
-from clinic.models import Appointment, Client, Message
+from clinic.models import Appointment, Client, Message, MessageEvent
 from clinic.rules import Clinic
 from clinic.timeutil import parse_aware
 
@@ -476,10 +476,17 @@ def test_status_callback_before_the_sid_is_stored_is_kept(book, client, app, clo
 
     book(TUE_9)
     with app.app_context():
-        dispatcher.send_due(db.session, clock=clock, sender=FastCallback(), render=render,
-                            clinic=CLINIC)
+        counts = dispatcher.send_due(db.session, clock=clock, sender=FastCallback(),
+                                     render=render, clinic=CLINIC)
     confirmation = messages(app)["confirmation"]
     assert (confirmation.status, confirmation.provider_sid) == ("delivered", "SMfast")
+    # The dispatcher's own answer, recorded after the callback with the same SID, is no late
+    # answer: the text counts as sent and its history holds the callback's row alone.
+    assert counts == {"sent": 1}
+    with app.app_context():
+        outcomes = list(db.session.scalars(select(MessageEvent.outcome).where(
+            MessageEvent.message_id == confirmation.id)))
+    assert outcomes == ["delivered"]
 
 
 def test_database_errors_hide_query_parameters(app, book):

@@ -144,7 +144,27 @@ def test_other_writes_leave_the_version_alone(app, client, book, clock):
         visit.intake = {"uses_prescription_topicals": True, "concerns": []}
         db.session.scalar(select(Client)).name = "Dana Renamed"
         db.session.commit()
+        assert visit.status == "booked"  # loaded, as every status change loads it first
+        visit.status = "confirmed"  # still holds its time
+        db.session.commit()
     assert version(app) == then
+    with app.app_context():
+        db.session.scalar(select(Appointment)).status = "cancelled"
+        db.session.commit()
+    assert version(app) == then + 1
+
+
+def test_the_numbers_are_read_again_after_a_transaction_ends(app):
+    """A request that commits or rolls back, then reads slots, must not use the numbers it
+    read before: what it reads afterwards may be newer."""
+    with app.app_context():
+        first = schedule_version.current()
+        with app.app_context():  # another request, meanwhile
+            db.session.scalar(select(Provider)).name = "Renamed meanwhile"
+            db.session.commit()
+        assert schedule_version.current() == first  # one request, one reading
+        db.session.rollback()
+        assert schedule_version.current() == first + 1
 
 
 def test_a_rolled_back_change_leaves_the_version_alone(app):

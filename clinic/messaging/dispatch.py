@@ -130,8 +130,9 @@ _CLAIMED_FIELDS = ("status", "attempts", "body", "claimed_at", "check_at", "upda
 def _send_batch(session: Session, *, clock: Clock, sender: SmsSender, render: Render,
                 clinic: Clinic, rng: random.Random, size: int,
                 stop: threading.Event | None = None) -> Counter | None:
-    """Claims up to `size` due texts in one transaction, then sends them one by one, each
-    answer recorded in its own. None when nothing is due."""
+    """Claims up to `size` due texts in one transaction, then sends them one by one; their
+    SIDs are recorded together at the end, a refusal or an error as it comes. None when
+    nothing is due."""
     claimed_at, claimed, counts = _claim_batch(session, clock=clock, render=render,
                                                clinic=clinic, rng=rng, size=size)
     if claimed_at is None:
@@ -158,10 +159,18 @@ def _send_batch(session: Session, *, clock: Clock, sender: SmsSender, render: Re
             counts[outcome] += 1
             if refused:
                 unreachable.add(item.to)
-    finally:
-        # The batch's SIDs in one transaction, also when a send above raised: a crash before
-        # this leaves them `sending`, settled from Twilio's list without sending again.
-        counts.update(_record_sent(session, accepted))
+    except BaseException:
+        # Also when a send above raised; if this fails too (the database is gone), the rows
+        # stay `sending` and are settled from Twilio's list, never sent again.
+        try:
+            _record_sent(session, accepted)
+        except Exception:
+            log.exception("could not record %d sent messages' SIDs: %s", len(accepted),
+                          ", ".join(f"{c.message_id}={sid}" for c, sid, _ in accepted))
+        raise
+    # The batch's SIDs in one transaction: a crash before this leaves them `sending`, settled
+    # from Twilio's list without sending again.
+    counts.update(_record_sent(session, accepted))
     return counts
 
 
@@ -429,24 +438,31 @@ def _record_sent(session: Session, answers: list[tuple[Claim, str, datetime]]) -
     if not answers:
         return counts
     with transaction(session):
-        # Which are still their attempt's and `sending`, their rows locked (PostgreSQL) so
-        # that stays true until the UPDATE; then one executemany each for rows and history.
-        still = set(session.execute(
-            select(_table.c.id, _table.c.attempts)
-            .where(_table.c.id.in_([claim.message_id for claim, _, _ in answers]),
-                   _table.c.status == MessageStatus.SENDING)
-            .with_for_update()).tuples())
-        fresh = [dict(m_id=claim.message_id, m_attempt=claim.attempt, m_sid=sid, m_now=now)
-                 for claim, sid, now in answers if (claim.message_id, claim.attempt) in still]
+        # Each row as it is now, locked (PostgreSQL, in id order) until the UPDATE; then one
+        # executemany each for rows and history.
+        rows = {row.id: row for row in session.execute(
+            select(_table.c.id, _table.c.attempts, _table.c.status, _table.c.provider_sid)
+            .where(_table.c.id.in_([claim.message_id for claim, _, _ in answers]))
+            .order_by(_table.c.id).with_for_update())}
+        fresh, late = [], []
+        for claim, sid, now in answers:
+            row = rows.get(claim.message_id)
+            if (row is not None and row.status == MessageStatus.SENDING
+                    and row.attempts == claim.attempt):
+                fresh.append(dict(m_id=claim.message_id, m_attempt=claim.attempt, m_sid=sid,
+                                  m_now=now))
+            elif row is not None and row.provider_sid == sid:
+                counts[Outcome.SENT] += 1  # Twilio's status callback came first and kept it
+            else:
+                late.append((claim, sid, now))
         if fresh:
             session.execute(_SENT, fresh)
             session.execute(_SENT_EVENT, fresh)
             counts[Outcome.SENT] += len(fresh)
-        for claim, sid, now in answers:
-            if (claim.message_id, claim.attempt) not in still:
-                session.add(MessageEvent(message=_locked(session, claim.message_id), at=now,
-                                         outcome=Outcome.LATE, provider_sid=sid, note=_LATE))
-                counts[Outcome.LATE] += 1
+        for claim, sid, now in late:
+            session.add(MessageEvent(message=_locked(session, claim.message_id), at=now,
+                                     outcome=Outcome.LATE, provider_sid=sid, note=_LATE))
+            counts[Outcome.LATE] += 1
     return counts
 
 
