@@ -96,7 +96,8 @@ def current() -> Clinic:
         # The settings row raises the catalogue's number: the rules read for a number hold
         # until it changes.
         rules = schedule_version.cache("rules").get("rules", schedule_version.catalogue(),
-                                                    load_rules)
+                                                    load_rules,
+                                                    keep=schedule_version.keepable())
         g.clinic = Clinic(tz=ZoneInfo(config["CLINIC_TIMEZONE"]), rules=rules,
                           name=config["CLINIC_NAME"], phone=config["CLINIC_PHONE"],
                           address=config["CLINIC_ADDRESS"],

@@ -63,18 +63,10 @@ _BUMP = text("INSERT INTO schedule_version (id, n) VALUES (:id, 1) "
 
 def init_app(app) -> None:
     """The worker's caches: the rules in force, free slots (`slots_between`) and the
-    availability endpoint's answers (api/catalogue.py); and every request reads the numbers
-    before anything else, so nothing it reads is older than them."""
-    from flask import request
-
+    availability endpoint's answers (api/catalogue.py)."""
     size = app.config.get("SLOT_CACHE_SIZE", 256)
     app.extensions["clinic.cache"] = {"rules": VersionedCache(4), "slots": VersionedCache(size),
                                       "availability": VersionedCache(size)}
-
-    @app.before_request
-    def _read_numbers() -> None:
-        if request.endpoint != "static":
-            current()
 
 
 def cache(name: str) -> VersionedCache:
@@ -94,12 +86,24 @@ def catalogue() -> int:
     return _numbers()[1]
 
 
+def keepable() -> bool:
+    """Whether what is computed now may be kept for the numbers read: only when they were
+    the first thing read in the session's transaction. Otherwise (PostgreSQL reads each
+    statement afresh) a row read before them could be older than they say; what is computed
+    from it is used, not kept."""
+    from flask import g
+
+    _numbers()
+    return g.schedule_version_first
+
+
 def _numbers() -> tuple[int, int]:
     from flask import g
 
     from .extensions import db
 
     if "schedule_version" not in g:
+        g.schedule_version_first = not db.session().in_transaction()
         g.schedule_version = read(db.session)
     return g.schedule_version
 
@@ -128,7 +132,7 @@ def slots_between(session, service, providers, first, last, *, now, clinic,
     key = (service.id, service.duration_minutes, service.buffer_minutes,
            tuple(p.id for p in providers), first, last, ignore_appointment_id, clinic.rules,
            availability.window_minutes(now, clinic.tz, clinic.rules))
-    return list(cache("slots").get(key, current(), compute))
+    return list(cache("slots").get(key, current(), compute, keep=keepable()))
 
 
 def read(session) -> tuple[int, int]:
@@ -220,6 +224,7 @@ def _after_transaction_end(session: Session, transaction) -> None:
 
     if transaction.parent is None and has_app_context():
         g.pop("schedule_version", None)
+        g.pop("schedule_version_first", None)
 
 
 K = TypeVar("K", bound=Hashable)
@@ -238,7 +243,9 @@ class VersionedCache(Generic[K, V]):
         self._entries: OrderedDict[K, tuple[int, V]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: K, version: int, make: Callable[[], V]) -> V:
+    def get(self, key: K, version: int, make: Callable[[], V], *, keep: bool = True) -> V:
+        """The value kept for `key` at `version`, else `make()`'s, kept unless `keep` is
+        false."""
         if not self._size:
             return make()
         with self._lock:
@@ -247,6 +254,8 @@ class VersionedCache(Generic[K, V]):
                 self._entries.move_to_end(key)
                 return entry[1]
         value = make()  # outside the lock: a slow answer must not hold up the others
+        if not keep:
+            return value
         with self._lock:
             current = self._entries.get(key)
             if current is None or current[0] <= version:

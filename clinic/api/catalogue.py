@@ -41,7 +41,8 @@ def free_slots(query: AvailabilityQuery):
     key = (query.service, query.provider, query.first, query.last,
            availability.window_minutes(now, clinic.tz, clinic.rules))
     body = schedule_version.cache("availability").get(
-        key, schedule_version.current(), lambda: _free_slots_body(query, clinic, now))
+        key, schedule_version.current(), lambda: _free_slots_body(query, clinic, now),
+        keep=schedule_version.keepable())
     return current_app.response_class(body, mimetype="application/json")
 
 

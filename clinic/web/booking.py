@@ -15,7 +15,7 @@ from flask import (
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
-from .. import booking, clock
+from .. import booking, clock, schedule_version
 from ..enums import BookedVia
 from ..extensions import db, limiter
 from ..models import Service
@@ -178,6 +178,7 @@ def booked(token: str):
 def _service(slug: str) -> Service:
     if len(slug) > 40 or not printable(slug):
         abort(404)
+    schedule_version.current()  # first, so the free slots this page computes can be kept
     service = db.session.scalar(select(Service).where(Service.slug == slug, Service.active))
     if service is None:
         abort(404)
