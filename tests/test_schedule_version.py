@@ -245,6 +245,31 @@ def test_concurrent_changes_each_raise_it(app, dialect):
     assert version(app) == then + 30
 
 
+def test_slots_computed_after_another_read_are_used_not_kept(app, clock):
+    """The numbers must be read before the rows an answer is computed from; read after them
+    (PostgreSQL reads each statement afresh), the answer is not kept under them."""
+    from datetime import date
+
+    from clinic import clock as app_clock
+
+    def day_slots():
+        service = db.session.scalar(select(Service).where(Service.slug == "facial"))
+        providers = list(db.session.scalars(select(Provider).where(
+            Provider.role == service.provider_role)))
+        return schedule_version.slots_between(
+            db.session, service, providers, date(2027, 3, 2), date(2027, 3, 2), now=clock.now,
+            clinic=app_clock.clinic())
+
+    kept = schedule_version.cache
+    with app.app_context():
+        assert day_slots()  # the service was read before the numbers
+        assert len(kept("slots")._entries) == 0
+    with app.app_context():
+        schedule_version.current()  # the numbers first
+        assert day_slots()
+        assert len(kept("slots")._entries) == 1
+
+
 def test_the_cache_never_returns_an_older_versions_value():
     cache: VersionedCache[str, str] = VersionedCache(size=2)
     made = []
