@@ -48,8 +48,7 @@ from .models import (
 _VISIT_COLUMNS = ("provider_id", "start_at", "busy_until")  #: and whether its status holds it
 #: What the clinic offers and its rules: their changes raise the catalogue's number too.
 _CATALOGUE = (Provider, WorkingHours, Service, ClinicSettings)
-_WHOLE_ROWS = (*_CATALOGUE, TimeOff)
-_WATCHED = (*_WHOLE_ROWS, Appointment)
+_WATCHED = frozenset((*_CATALOGUE, TimeOff, Appointment))
 CHANGED = "clinic.schedule_changed"  #: in Session.info: the rows to raise, {SCHEDULE[, ...]}
 SCHEDULE, CATALOGUE = 1, 2  #: the rows: everything watched; the catalogue and the rules
 
@@ -142,10 +141,10 @@ def read(session) -> tuple[int, int]:
     return found.get(SCHEDULE, 0), found.get(CATALOGUE, 0)
 
 
-def bump(session, *, catalogue: bool = False) -> None:
-    """Raises the schedule's number (and the catalogue's) in the session's transaction, for
-    writes made without the ORM."""
-    _raise(session, {SCHEDULE, CATALOGUE} if catalogue else {SCHEDULE})
+def bump(session) -> None:
+    """Raises the schedule's number in the session's transaction, for visits or time off
+    written without the ORM (history.py)."""
+    _raise(session, {SCHEDULE})
 
 
 def _raise(session, rows: set[int]) -> None:
@@ -197,9 +196,9 @@ def _after_flush(session: Session, _context) -> None:
 def _bulk_write(state) -> None:
     if state.is_insert or state.is_update or state.is_delete:
         classes = {mapper.class_ for mapper in state.all_mappers}
-        if classes & set(_CATALOGUE):
+        if classes.intersection(_CATALOGUE):
             _mark(state.session, {SCHEDULE, CATALOGUE})
-        elif classes & set(_WATCHED):
+        elif classes & _WATCHED:
             _mark(state.session, {SCHEDULE})
 
 
@@ -264,7 +263,3 @@ class VersionedCache(Generic[K, V]):
                 while len(self._entries) > self._size:
                     self._entries.popitem(last=False)
         return value
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()

@@ -93,17 +93,6 @@ def send_due(session: Session, *, clock: Clock, sender: SmsSender, render: Rende
     return counts
 
 
-def send_next(session: Session, *, clock: Clock, sender: SmsSender, render: Render,
-              clinic: Clinic, rng: random.Random) -> str | None:
-    """The earliest due text: checked and claimed under its lock, sent, recorded.
-
-    Returns what happened to it, or None when nothing is due.
-    """
-    done = _send_batch(session, clock=clock, sender=sender, render=render, clinic=clinic,
-                       rng=rng, size=1)
-    return next(iter(done)) if done else None
-
-
 @dataclass(frozen=True)
 class _Claimed:
     """A claimed text, ready to hand over, and its row as it was before the claim."""
