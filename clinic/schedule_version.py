@@ -115,16 +115,14 @@ def slots_between(session, service, providers, first, last, *, now, clinic,
     from flask import has_app_context
 
     from . import availability
-    from .tx import FLUSHED
+    from .tx import unsaved
 
     def compute() -> list:
         return availability.slots_between(session, service, providers, first, last, now=now,
                                           clinic=clinic,
                                           ignore_appointment_id=ignore_appointment_id)
 
-    own = session() if callable(session) else session
-    if (not has_app_context() or own.new or own.dirty or own.deleted
-            or own.info.get(FLUSHED)):
+    if not has_app_context() or unsaved(session):
         return compute()
     # The service's length and cleanup too: a view may have read the service before this
     # request first read the numbers (PostgreSQL reads each statement afresh).

@@ -28,7 +28,7 @@ def transaction(session, *lock_names: str) -> Iterator[Session]:
     own = plain(session)
     if own.info.get(IN_BLOCK):
         raise RuntimeError("a transaction block inside another would end the outer one's lock")
-    if own.new or own.dirty or own.deleted or own.info.get(FLUSHED):
+    if unsaved(own):
         raise RuntimeError("unsaved changes before a transaction would be committed unseen")
     if own.in_transaction():
         own.rollback()  # only reads happened: end their snapshot before taking the lock
@@ -56,6 +56,12 @@ def lock(session, row) -> None:
     """Re-reads a row and locks it (PostgreSQL) until the transaction ends; SQLite's
     BEGIN IMMEDIATE already keeps other writers out."""
     session.refresh(row, with_for_update={"of": type(row)})
+
+
+def unsaved(session) -> bool:
+    """Whether the session holds changes not yet committed: pending, or already flushed."""
+    own = plain(session)
+    return bool(own.new or own.dirty or own.deleted or own.info.get(FLUSHED))
 
 
 def plain(session) -> Session:
